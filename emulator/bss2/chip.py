@@ -1,0 +1,197 @@
+"""A virtual BrainScaleS-2-like chip: identity, fixed pattern, faults, and the MAC mode.
+
+The chip is the golden model of the silicon, not the analytical model. Its
+mismatch is drawn once from its serial; its temporal noise comes from a
+counter-based generator keyed by (chip seed, run counter, sample, neuron), so a
+result never depends on the batch size or the thread count.
+"""
+import numpy as np
+
+from . import cadc, fixed_pattern, geometry as g, neuron, synapse_array, synapse_driver
+from .faults import Faults
+from .identity import DEFAULT_SERIAL, serial_to_seed
+from .._native import ffi, lib
+from ..errors import InvalidInput
+
+MODEL = "BSS2-EMU"
+"""Model string of the virtual chip, as reported by ``*IDN?``."""
+
+_STREAM_MAC_READOUT = 0
+
+
+class VirtualChip:
+    """One virtual chip.
+
+    >>> chip = VirtualChip("EMU-0007")
+    >>> chip.configure_mac(weights)        # (128, 512) int8, -63..63
+    >>> out = chip.run_mac(inputs)         # (batch, 128) uint8, 0..31 -> (batch, 512) int8
+    """
+
+    def __init__(self, serial: str = DEFAULT_SERIAL, *, ideal: bool = False,
+                 faults: Faults = Faults()):
+        self.serial = serial
+        self.seed = serial_to_seed(serial)
+        self.ideal = bool(ideal)
+        if not isinstance(faults, Faults):
+            raise InvalidInput("faults", f"{faults!r} is not an emulator.bss2.Faults")
+        self.faults = faults
+        self.pattern = fixed_pattern.ideal() if self.ideal else fixed_pattern.draw(self.seed)
+        self.run_counter = 0
+        """Runs executed since the chip was opened; keys the temporal noise."""
+        self._readout = self._make_readout()
+        self._weights = None  # (2, 128, 256) float32 effective weights per hemisphere
+        self._pulses = None   # (2, 128, 32) float32 pulse tables
+
+    # -- configuration -------------------------------------------------------------
+
+    def calibrated_driver_trims(self) -> np.ndarray:
+        """(2, 128) uint8 driver offset trims that cancel this chip's driver offsets."""
+        return synapse_driver.calibrated_trims(self.pattern)
+
+    def configure_mac(self, weights: np.ndarray, driver_offset_trim: np.ndarray | None = None) -> None:
+        """Writes the synapse array and the drivers for MAC mode.
+
+        weights: (128, 512) int8, -63..63; column j < 256 is neuron j of hemisphere 0.
+        driver_offset_trim: (2, 128) uint8, 0..63, or None for the calibrated trims.
+        """
+        weights = _strict(weights, "weights", np.int8, (g.MAC_INPUTS, g.MAC_OUTPUTS),
+                          -g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX)
+        if driver_offset_trim is None:
+            trims = self.calibrated_driver_trims()
+        else:
+            trims = _strict(driver_offset_trim, "driver_offset_trim", np.uint8,
+                            (g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE), 0, 63)
+        w = np.empty((g.HEMISPHERES, g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE), np.float32)
+        for h in range(g.HEMISPHERES):
+            cols = weights[:, h * g.COLUMNS_PER_HEMISPHERE:(h + 1) * g.COLUMNS_PER_HEMISPHERE]
+            rows = synapse_array.signed_to_rows(cols)
+            rows = synapse_array.apply_stuck_bits(rows, h, self.faults.stuck_bits)
+            w[h] = synapse_array.effective_weights(rows, h, self.pattern)
+        self._weights = w
+        self._pulses = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
+
+    @property
+    def configured(self) -> bool:
+        return self._weights is not None
+
+    def reset(self) -> None:
+        """Back to the power-on configuration (the run counter keeps counting)."""
+        self._weights = None
+        self._pulses = None
+
+    # -- the MAC run -------------------------------------------------------------------
+
+    def run_mac(self, inputs: np.ndarray, num_sends: int = 1, wait_between_events: int = 5) -> np.ndarray:
+        """One MAC run: (batch, 128) uint8 activations 0..31 -> (batch, 512) int8 outputs.
+
+        Every input vector is sent ``num_sends`` times (1..1024), its events
+        ``wait_between_events`` FPGA cycles (0..4095) apart. The result is
+        ``clamp(read - baseline, -128, 127)`` per neuron.
+        """
+        if not self.configured:
+            raise InvalidInput("configuration", "the chip has no MAC configuration; call configure_mac first")
+        _check_scalar("num_sends", num_sends, 1, g.NUM_SENDS_MAX)
+        _check_scalar("wait_between_events", wait_between_events, 0, g.WAIT_BETWEEN_EVENTS_MAX)
+        if not isinstance(inputs, np.ndarray) or inputs.dtype != np.uint8 or inputs.ndim != 2 \
+                or inputs.shape[1] != g.MAC_INPUTS:
+            raise InvalidInput("inputs", f"expected a (batch, {g.MAC_INPUTS}) uint8 array, got "
+                               f"{_describe(inputs)}")
+        batch = inputs.shape[0]
+        if not 1 <= batch <= g.MAX_BATCH:
+            raise InvalidInput("inputs", f"batch {batch} is outside 1..{g.MAX_BATCH}")
+        inputs = np.ascontiguousarray(inputs)
+
+        run = self.run_counter
+        self.run_counter += 1
+        out = np.empty((batch, g.MAC_OUTPUTS), np.int8)
+        xeff = np.empty((batch, g.MAC_INPUTS), np.float32)
+        acc = np.empty((batch, g.COLUMNS_PER_HEMISPHERE), np.float32)
+        n_events = np.empty(batch, np.int32)
+        key = lib.bss2_stream_key(self.seed, run, _STREAM_MAC_READOUT)
+        for h in range(g.HEMISPHERES):
+            bad = lib.bss2_driver_lookup(_ptr("uint8_t[]", inputs), batch, g.MAC_INPUTS,
+                                         _ptr("float[]", self._pulses[h]), _ptr("float[]", xeff),
+                                         _ptr("int32_t[]", n_events))
+            if bad >= 0:
+                b, i = divmod(int(bad), g.MAC_INPUTS)
+                raise InvalidInput(f"inputs[{b}, {i}]", f"{int(inputs[b, i])} is outside the allowed "
+                                   f"range 0..{g.ACTIVATION_MAX}")
+            if h == 0:
+                sends = neuron.effective_sends(n_events, num_sends, wait_between_events,
+                                               self.pattern.tau_leak)
+                # gain * sends is evaluated in this order in the analytical model too,
+                # so the ideal chip reproduces it bit for bit.
+                scale = np.ascontiguousarray(self.pattern.gain * sends)
+            np.matmul(xeff, self._weights[h], out=acc)
+            readout = self._readout[h]
+            status = lib.bss2_mac_readout(
+                _ptr("float[]", acc), batch, _ptr("double[]", scale), readout.struct,
+                key, 0,
+                _ptr("int8_t[]", out) + h * g.COLUMNS_PER_HEMISPHERE, g.MAC_OUTPUTS)
+            if status != 0:  # pragma: no cover - arguments are built above
+                raise RuntimeError(f"bss2_mac_readout refused its arguments (status {status})")
+        return out
+
+    def _make_readout(self):
+        p, f = self.pattern, self.faults
+        whole, frac = cadc.baseline_code_split(p)
+        dead = np.zeros(g.NEURONS, np.uint8)
+        dead[list(f.dead_neurons)] = 1
+        sigma_read = p.sigma_read.copy()
+        for n, extra in f.noisy_neurons:
+            sigma_read[n] = np.hypot(sigma_read[n], extra)
+        arrays = dict(knee_pos=p.knee_pos, knee_neg=p.knee_neg, rail_pos=p.rail_pos,
+                      rail_neg=p.rail_neg, sigma_read=sigma_read, sigma_base=p.sigma_base,
+                      adc_int=whole, adc_frac=frac, cadc_slope=p.cadc_slope)
+        code_map = cadc.code_map(f.missing_codes)
+        return [_Readout(h, not self.ideal, arrays, dead, code_map) for h in range(g.HEMISPHERES)]
+
+    def __repr__(self) -> str:
+        kind = "ideal" if self.ideal else "mismatched"
+        faults = "" if self.faults.healthy else f", faults={self.faults}"
+        return f"VirtualChip({self.serial!r}, {kind}{faults}, runs={self.run_counter})"
+
+
+class _Readout:
+    """The C struct of one hemisphere's readout parameters, with the arrays it points to."""
+
+    def __init__(self, hemisphere: int, compress: bool, arrays: dict, dead: np.ndarray,
+                 code_map: np.ndarray):
+        sl = slice(hemisphere * g.COLUMNS_PER_HEMISPHERE, (hemisphere + 1) * g.COLUMNS_PER_HEMISPHERE)
+        self._keep = {k: np.ascontiguousarray(v[sl], dtype=np.float64) for k, v in arrays.items()}
+        self._keep["dead"] = np.ascontiguousarray(dead[sl])
+        self._keep["code_map"] = np.ascontiguousarray(code_map)
+        s = ffi.new("bss2_readout *")
+        s.n = g.COLUMNS_PER_HEMISPHERE
+        s.neuron0 = hemisphere * g.COLUMNS_PER_HEMISPHERE
+        s.compress = int(compress)
+        for k, v in self._keep.items():
+            setattr(s, k, _ptr("uint8_t[]" if v.dtype == np.uint8 else "double[]", v))
+        self.struct = s
+
+
+def _ptr(ctype: str, a: np.ndarray):
+    return ffi.from_buffer(ctype, a)
+
+
+def _describe(a) -> str:
+    if isinstance(a, np.ndarray):
+        return f"{a.dtype} array of shape {a.shape}"
+    return type(a).__name__
+
+
+def _check_scalar(field: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise InvalidInput(field, f"{value!r} is outside the allowed range {lo}..{hi} (an integer)")
+
+
+def _strict(a, field: str, dtype, shape: tuple, lo: int, hi: int) -> np.ndarray:
+    """The strict bridge to C: exact dtype and shape, values in range; never converts."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
+        raise InvalidInput(field, f"expected a {shape} {np.dtype(dtype).name} array, got {_describe(a)}")
+    bad = np.flatnonzero((a < lo) | (a > hi))
+    if bad.size:
+        idx = np.unravel_index(bad[0], shape)
+        raise InvalidInput(f"{field}[{', '.join(map(str, idx))}]",
+                           f"{a[idx]} is outside the allowed range {lo}..{hi}")
+    return np.ascontiguousarray(a)

@@ -1,0 +1,27 @@
+"""Geometry and time base of the BrainScaleS-2-like chip (numbers from DESIGN.md)."""
+
+HEMISPHERES = 2
+ROWS_PER_HEMISPHERE = 256          # synapse rows
+COLUMNS_PER_HEMISPHERE = 256       # synapse columns = neurons per hemisphere
+DRIVERS_PER_HEMISPHERE = 128       # each driver feeds two rows (excitatory, inhibitory)
+NEURONS = HEMISPHERES * COLUMNS_PER_HEMISPHERE   # 512
+
+WEIGHT_BITS = 6                    # synapse weight 0..63
+LABEL_BITS = 6                     # synapse label (address) 0..63
+WEIGHT_MAX = (1 << WEIGHT_BITS) - 1
+
+# MAC ("hagen") mode
+MAC_INPUTS = DRIVERS_PER_HEMISPHERE   # logical inputs per run, shared by both hemispheres
+MAC_OUTPUTS = NEURONS                 # outputs per run
+ACTIVATION_MAX = 31                   # 5-bit activation; 0 sends no event
+SIGNED_WEIGHT_MAX = WEIGHT_MAX        # signed logical weight -63..63 on two rows
+CADC_BITS = 8
+CADC_CODES = 1 << CADC_BITS
+OUTPUT_MIN, OUTPUT_MAX = -128, 127    # int8 result of read - baseline
+
+FPGA_CLOCK_HZ = 125e6                 # 8 ns per FPGA cycle
+FPGA_CYCLE_S = 1.0 / FPGA_CLOCK_HZ
+
+NUM_SENDS_MAX = 1024                  # repetitions of one input vector in a run
+WAIT_BETWEEN_EVENTS_MAX = 4095        # FPGA cycles between two events
+MAX_BATCH = 65536                     # input vectors in one run
