@@ -13,4 +13,5 @@ class InvalidInput(EmulatorError, ValueError):
 
     def __init__(self, field: str, problem: str):
         self.field = field
+        self.problem = problem
         super().__init__(f"{field}: {problem}")

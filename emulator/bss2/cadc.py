@@ -2,7 +2,7 @@
 
 Channel n reports ``floor(cadc_offset[n] + cadc_slope[n] * V)`` for a membrane
 at V (CADC LSB, absolute), limited to 0..255. The code map models missing
-codes: a missing code is reported as the code below it.
+codes: a missing code is reported as the nearest present code below it.
 """
 import numpy as np
 
@@ -12,10 +12,10 @@ from .fixed_pattern import FixedPattern
 
 def code_map(missing_codes: tuple[int, ...]) -> np.ndarray:
     """(256,) uint8: the code reported for each true code."""
-    m = np.arange(g.CADC_CODES, dtype=np.int16)
-    for code in sorted(missing_codes):
-        m[m == code] = code - 1
-    return m.astype(np.uint8)
+    m = np.arange(g.CADC_CODES, dtype=np.uint8)
+    for code in sorted(missing_codes):   # ascending, so a run of missing codes falls to the code below it
+        m[code] = m[code - 1]
+    return m
 
 
 def baseline_code_split(pattern: FixedPattern) -> tuple[np.ndarray, np.ndarray]:

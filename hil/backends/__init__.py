@@ -1,0 +1,1 @@
+"""Implementations of the Backend contract; each registers itself in hil.backend."""

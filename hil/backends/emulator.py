@@ -1,0 +1,62 @@
+"""EmulatorBackend: a virtual chip in this process (the embedded default)."""
+import emulator
+from emulator.bss2 import DEFAULT_SERIAL, MODEL, Faults, VirtualChip
+from emulator.bss2 import geometry as g
+from emulator.errors import InvalidInput
+
+from ..backend import Backend, DeviceInfo, register
+from ..bss2.types import FAMILY, MacConfig, MacReadout, MacStimulus
+from ..errors import InvalidValue
+
+
+def bss2_geometry() -> dict:
+    return {
+        "hemispheres": g.HEMISPHERES,
+        "rows_per_hemisphere": g.ROWS_PER_HEMISPHERE,
+        "columns_per_hemisphere": g.COLUMNS_PER_HEMISPHERE,
+        "drivers_per_hemisphere": g.DRIVERS_PER_HEMISPHERE,
+        "neurons": g.NEURONS,
+        "mac_inputs": g.MAC_INPUTS,
+        "mac_outputs": g.MAC_OUTPUTS,
+        "max_batch": g.MAX_BATCH,
+    }
+
+
+@register("emulator")
+class EmulatorBackend(Backend):
+    """A :class:`emulator.bss2.VirtualChip` behind the Backend contract.
+
+    serial: the chip's identity (same serial, same chip); ideal: no mismatch,
+    noise or compression, so results equal the analytical model; faults:
+    injected :class:`emulator.bss2.Faults`.
+    """
+
+    MODES = ("mac",)
+
+    def __init__(self, serial: str = DEFAULT_SERIAL, ideal: bool = False, faults: Faults = Faults()):
+        super().__init__()
+        try:
+            self.chip = VirtualChip(serial, ideal=ideal, faults=faults)
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(backend="emulator", family=FAMILY, serial=self.chip.serial, model=MODEL,
+                          firmware=f"emulator {emulator.__version__}", geometry=bss2_geometry(),
+                          modes=self.MODES, ideal=self.chip.ideal)
+
+    def configure(self, config) -> None:
+        self._check_open()
+        if not isinstance(config, MacConfig):
+            raise self._unsupported(config, self.MODES)
+        self.chip.configure_mac(config.weights, config.driver_offset_trim)
+
+    def run(self, stimulus) -> MacReadout:
+        self._check_open()
+        if not isinstance(stimulus, MacStimulus):
+            raise self._unsupported(stimulus, self.MODES)
+        try:
+            out = self.chip.run_mac(stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events)
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+        return MacReadout(outputs=out)

@@ -1,0 +1,56 @@
+"""``hil.bss2.mac``: matrix multiplication of any size on the chip's MAC mode.
+
+Like the real software stack, a large product is split into blocks of 128
+rows x 256 columns (two per run, one per hemisphere), each block is run on the
+chip, and the int8 partial sums of the row blocks are added digitally and
+clamped to int8 again.
+"""
+import numpy as np
+
+from emulator.bss2 import geometry as g
+
+from .. import validation
+from ..errors import InvalidValue
+from .types import MacConfig, MacStimulus
+
+
+def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.ndarray:
+    """``x @ W`` on the chip.
+
+    x: (rows,) or (batch, rows) activations, integers 0..31.
+    W: (rows, cols) signed weights, integers -63..63.
+    num_sends: repetitions of each input vector, 1..1024.
+    wait_between_events: FPGA cycles (8 ns) between events, 0..4095.
+
+    Returns int64 outputs of shape (cols,) or (batch, cols), each in -128..127.
+    """
+    one_vector = np.ndim(x) == 1
+    x = validation.integer_array("x", x, lo=0, hi=g.ACTIVATION_MAX, dtype=np.uint8, ndim=(1, 2))
+    W = validation.integer_array("W", W, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
+                                 dtype=np.int8, ndim=2)
+    x = np.atleast_2d(x)
+    if x.shape[1] != W.shape[0]:
+        raise InvalidValue("x", f"has {x.shape[1]} rows per vector but W has {W.shape[0]} rows; they must match")
+    num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    wait_between_events = validation.integer("wait_between_events", wait_between_events,
+                                             lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX)
+    batch, rows = x.shape
+    cols = W.shape[1]
+    total = np.zeros((batch, cols), np.int64)
+    for r0 in range(0, rows, g.MAC_INPUTS):
+        r1 = min(r0 + g.MAC_INPUTS, rows)
+        inputs = np.zeros((batch, g.MAC_INPUTS), np.uint8)
+        inputs[:, :r1 - r0] = x[:, r0:r1]
+        for c0 in range(0, cols, g.MAC_OUTPUTS):
+            c1 = min(c0 + g.MAC_OUTPUTS, cols)
+            weights = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
+            weights[:r1 - r0, :c1 - c0] = W[r0:r1, c0:c1]
+            backend.configure(MacConfig(weights=weights))
+            for b0 in range(0, batch, g.MAX_BATCH):
+                b1 = min(b0 + g.MAX_BATCH, batch)
+                readout = backend.run(MacStimulus(inputs=inputs[b0:b1], num_sends=num_sends,
+                                                  wait_between_events=wait_between_events))
+                total[b0:b1, c0:c1] += readout.outputs[:, :c1 - c0]
+    # The digital sum of the partial results is clamped to int8, as on the real stack.
+    out = np.clip(total, g.OUTPUT_MIN, g.OUTPUT_MAX)
+    return out[0] if one_vector else out

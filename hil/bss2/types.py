@@ -1,0 +1,80 @@
+"""bss2 MAC-mode Config, Stimulus and Readout: small frozen dataclasses of numpy arrays.
+
+They validate at construction (see :mod:`hil.validation`) and convert to and
+from named arrays plus a JSON header (:mod:`hil.wire`).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.bss2 import geometry as g
+
+from .. import validation
+from ..errors import InvalidValue
+from ..wire import wire_type
+
+FAMILY = "bss2"
+
+
+@wire_type("bss2.MacConfig")
+@dataclass(frozen=True, eq=False)
+class MacConfig:
+    """The synapse array and drivers for one MAC run."""
+
+    weights: np.ndarray
+    """(128, 512) signed weights -63..63; column j < 256 is neuron j of hemisphere 0,
+    column 256 + j neuron j of hemisphere 1. Row i is logical input i (driver i)."""
+    driver_offset_trim: np.ndarray | None = None
+    """(2, 128) offset trim of each synapse driver, 0..63 (nominal 32); None uses
+    the device's own calibration."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "weights", validation.integer_array(
+            "weights", self.weights, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
+            dtype=np.int8, shape=(g.MAC_INPUTS, g.MAC_OUTPUTS)))
+        if self.driver_offset_trim is not None:
+            object.__setattr__(self, "driver_offset_trim", validation.integer_array(
+                "driver_offset_trim", self.driver_offset_trim, lo=0, hi=63, dtype=np.uint8,
+                shape=(g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE)))
+
+
+@wire_type("bss2.MacStimulus")
+@dataclass(frozen=True, eq=False)
+class MacStimulus:
+    """A batch of input vectors for one MAC run."""
+
+    inputs: np.ndarray
+    """(batch, 128) activations 0..31 (0 sends no event); batch 1..65536."""
+    num_sends: int = 1
+    """How often each vector is sent, 1..1024."""
+    wait_between_events: int = 5
+    """FPGA cycles (8 ns) between events, 0..4095."""
+
+    def __post_init__(self):
+        inputs = validation.integer_array("inputs", self.inputs, lo=0, hi=g.ACTIVATION_MAX,
+                                          dtype=np.uint8, shape=(None, g.MAC_INPUTS))
+        if inputs.shape[0] > g.MAX_BATCH:
+            raise InvalidValue("inputs", f"batch {inputs.shape[0]} is outside 1..{g.MAX_BATCH}")
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "num_sends", validation.integer(
+            "num_sends", self.num_sends, lo=1, hi=g.NUM_SENDS_MAX))
+        object.__setattr__(self, "wait_between_events", validation.integer(
+            "wait_between_events", self.wait_between_events, lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX))
+
+    @property
+    def batch(self) -> int:
+        return self.inputs.shape[0]
+
+
+@wire_type("bss2.MacReadout")
+@dataclass(frozen=True, eq=False)
+class MacReadout:
+    """What the CADC read: clamp(read - baseline, -128, 127) per input vector and neuron."""
+
+    outputs: np.ndarray
+    """(batch, 512) int8."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "outputs", validation.integer_array(
+            "outputs", self.outputs, lo=g.OUTPUT_MIN, hi=g.OUTPUT_MAX, dtype=np.int8,
+            shape=(None, g.MAC_OUTPUTS)))

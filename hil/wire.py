@@ -1,0 +1,61 @@
+"""Named arrays plus a JSON header: the one form in which rig types are stored
+and cross the wire. Never pickle.
+
+A type registers under a stable name (``"bss2.MacConfig"``); its array fields
+travel as named arrays and its scalar fields in the header.
+"""
+import dataclasses
+import json
+
+import numpy as np
+
+from .errors import InvalidValue
+
+_TYPES: dict[str, type] = {}
+
+
+def wire_type(name: str):
+    """Class decorator: registers a frozen dataclass under ``name`` for decoding."""
+
+    def register(cls):
+        if name in _TYPES and _TYPES[name] is not cls:
+            raise ValueError(f"wire type {name!r} is registered twice")
+        cls.wire_name = name
+        _TYPES[name] = cls
+        return cls
+
+    return register
+
+
+def encode(obj) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of a registered dataclass instance; None fields are left out."""
+    header = {"type": obj.wire_name, "fields": {}}
+    arrays = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v is None:
+            continue
+        if isinstance(v, np.ndarray):
+            arrays[f.name] = v
+        else:
+            header["fields"][f.name] = v
+    return header, arrays
+
+
+def decode(header: dict, arrays: dict[str, np.ndarray]):
+    """The instance described by ``header`` and ``arrays``; its own validation runs."""
+    name = header.get("type") if isinstance(header, dict) else None
+    cls = _TYPES.get(name)
+    if cls is None:
+        raise InvalidValue("type", f"{name!r} is not a known type; known: {sorted(_TYPES)}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    fields = dict(header.get("fields", {}))
+    fields.update(arrays)
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise InvalidValue(f"{name}.{unknown[0]}", f"is not a field of {name}; fields: {sorted(names)}")
+    return cls(**fields)
+
+
+def dumps_header(header: dict) -> str:
+    return json.dumps(header, sort_keys=True, allow_nan=False)

@@ -1,0 +1,56 @@
+"""The MAC experiments on the device under test, judged against the analytical model."""
+import pytest
+
+import hil.experiment
+from hil.bss2 import DEFAULT_SPEC
+
+MAC_EXPERIMENTS = ["bss2.mac_linearity", "bss2.mac_noise", "bss2.mac_fixed_pattern", "bss2.mac_gain"]
+
+
+@pytest.fixture(scope="module")
+def results(backend):
+    return {name: hil.experiment.run(name, backend) for name in MAC_EXPERIMENTS}
+
+
+@pytest.mark.parametrize("name", MAC_EXPERIMENTS)
+def test_experiment_passes(results, name, backend):
+    r = results[name]
+    failed = "; ".join(f"{m.name}={m.value:.4g} (limit {m.comparison} {m.limit:.4g}, {m.source})"
+                       for m in r.verdict.failed)
+    assert r.verdict.passed, f"{name} on {backend!r}: {failed}"
+
+
+@pytest.mark.parametrize("name", MAC_EXPERIMENTS)
+def test_result_carries_model_prediction_and_context(results, name, backend):
+    r = results[name]
+    assert r.prediction and r.raw
+    assert r.context.serial == backend.info().serial
+    assert r.context.backend == backend.info().backend
+    assert all(m.source for m in r.metrics if m.judged)
+
+
+def test_linearity_gain_matches_gain_experiment(results):
+    """Two independent gain measurements agree within the spec's tolerance of each other."""
+    a = results["bss2.mac_linearity"].summary["gain_median"]
+    b = results["bss2.mac_gain"].summary["gain"]
+    assert abs(a / b - 1) <= DEFAULT_SPEC.gain_tolerance
+
+
+def test_measured_noise_is_the_models(results):
+    """Noise from repeats (mac_noise) and from run differences (mac_gain) agree with each other."""
+    a = results["bss2.mac_noise"].summary["noise_rms"]
+    b = results["bss2.mac_gain"].summary["noise_std"]
+    assert abs(a / b - 1) <= DEFAULT_SPEC.noise_tolerance
+
+
+def test_ideal_chip_has_no_fixed_pattern(ideal_backend):
+    r = hil.experiment.run("bss2.mac_fixed_pattern", ideal_backend)
+    assert r.metric("neuron_spread").value == 0.0
+    assert r.metric("row_spread").value == 0.0
+
+
+def test_ideal_chip_linearity_is_exact_within_quantization(ideal_backend):
+    """Without noise the only deviation from a line is the floor: RMS <= sqrt(1/12) plus fit slack."""
+    r = hil.experiment.run("bss2.mac_linearity", ideal_backend)
+    assert r.metric("weight_residual_rms_max").value <= 0.5
+    assert abs(r.metric("gain_median_rel_error").value) < 0.005

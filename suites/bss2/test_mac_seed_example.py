@@ -1,0 +1,30 @@
+"""The seed's example: input 15 on 100 rows, weight 21, one send reads about
+55..63 on every neuron, with a visible spread across neurons."""
+import numpy as np
+
+import hil
+from hil.bss2 import MacModel, NOMINAL_NOISE
+
+X = np.full(100, 15)
+W = np.full((100, 512), 21)
+
+
+def test_outputs_sit_where_the_seed_reads_them(backend):
+    y = hil.bss2.mac(backend, X, W)
+    model = MacModel().predict(X, W[:, :1])[0]            # 59
+    assert abs(np.median(y) - model) <= 3, f"median {np.median(y)} vs model {model} ({backend!r})"
+    lo, hi = np.percentile(y, [5, 95])
+    assert 50 <= lo and hi <= 68, f"5..95 % of neurons read {lo}..{hi} ({backend!r})"
+
+
+def test_spread_across_neurons_is_visible_beyond_the_noise(backend):
+    """Per-neuron means over 40 repeats differ by more than the noise allows.
+
+    With noise alone, the std across neurons of a 40-sample mean would be
+    about sigma / sqrt(40) = 0.32 LSB; a fixed pattern makes it several times larger.
+    """
+    repeats = 40
+    y = hil.bss2.mac(backend, np.tile(X, (repeats, 1)), W)
+    means = y.mean(axis=0)
+    noise_only = np.sqrt(NOMINAL_NOISE**2 + 1 / 12) / np.sqrt(repeats)
+    assert means.std() > 3 * noise_only, f"spread {means.std():.3f} LSB ({backend!r})"
