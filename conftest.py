@@ -10,6 +10,7 @@ import pytest
 
 import hil
 from hil.errors import Unsupported
+from hil.store import ResultStore
 
 
 def pytest_addoption(parser):
@@ -18,6 +19,8 @@ def pytest_addoption(parser):
                     help="backend the suites run on (default: emulator; see hil.backend.available())")
     group.addoption("--serial", default=None,
                     help="serial of the virtual chip (emulator backend); default: the emulator's default")
+    group.addoption("--results", default=None,
+                    help="results store the suites save their runs in (default: a temporary one)")
 
 
 def pytest_configure(config):
@@ -78,3 +81,10 @@ def ideal_backend(open_backend):
 def fresh_backend(open_backend):
     """A newly opened device of the selected serial, for tests that need run 0."""
     return open_backend()
+
+
+@pytest.fixture(scope="session")
+def results_store(pytestconfig, tmp_path_factory) -> ResultStore:
+    """Where the suites' experiment runs are saved (``--results DIR`` to keep them)."""
+    root = pytestconfig.getoption("--results")
+    return ResultStore(root if root is not None else tmp_path_factory.mktemp("results"))

@@ -8,8 +8,8 @@ MAC_EXPERIMENTS = ["bss2.mac_linearity", "bss2.mac_noise", "bss2.mac_fixed_patte
 
 
 @pytest.fixture(scope="module")
-def results(backend):
-    return {name: hil.experiment.run(name, backend) for name in MAC_EXPERIMENTS}
+def results(backend, results_store):
+    return {name: hil.experiment.run(name, backend, store=results_store) for name in MAC_EXPERIMENTS}
 
 
 @pytest.mark.parametrize("name", MAC_EXPERIMENTS)
@@ -54,3 +54,11 @@ def test_ideal_chip_linearity_is_exact_within_quantization(ideal_backend):
     r = hil.experiment.run("bss2.mac_linearity", ideal_backend)
     assert r.metric("weight_residual_rms_max").value <= 0.5
     assert abs(r.metric("gain_median_rel_error").value) < 0.005
+
+
+def test_every_run_is_stored(results, results_store):
+    stored = {r.experiment for r in results_store.runs()}
+    assert set(MAC_EXPERIMENTS) <= stored
+    r = results_store.runs(experiment="bss2.mac_noise")[0]
+    back = results_store.load(r.run_id)
+    assert back.metrics == results["bss2.mac_noise"].metrics
