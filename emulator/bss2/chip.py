@@ -103,34 +103,9 @@ class VirtualChip:
 
         run = self.run_counter
         self.run_counter += 1
-        out = np.empty((batch, g.MAC_OUTPUTS), np.int8)
-        xeff = np.empty((batch, g.MAC_INPUTS), np.float32)
-        acc = np.empty((batch, g.COLUMNS_PER_HEMISPHERE), np.float32)
-        n_events = np.empty(batch, np.int32)
+        scale = self._readout.scale_table(self.pattern, num_sends, wait_between_events)
         key = lib.bss2_stream_key(self.seed, run, _STREAM_MAC_READOUT)
-        for h in range(g.HEMISPHERES):
-            bad = lib.bss2_driver_lookup(_ptr("uint8_t[]", inputs), batch, g.MAC_INPUTS,
-                                         _ptr("float[]", self._pulses[h]), _ptr("float[]", xeff),
-                                         _ptr("int32_t[]", n_events))
-            if bad >= 0:
-                b, i = divmod(int(bad), g.MAC_INPUTS)
-                raise InvalidInput(f"inputs[{b}, {i}]", f"{int(inputs[b, i])} is outside the allowed "
-                                   f"range 0..{g.ACTIVATION_MAX}")
-            if h == 0:
-                sends = neuron.effective_sends(n_events, num_sends, wait_between_events,
-                                               self.pattern.tau_leak)
-                # gain * sends is evaluated in this order in the analytical model too,
-                # so the ideal chip reproduces it bit for bit.
-                scale = np.ascontiguousarray(self.pattern.gain * sends)
-            np.matmul(xeff, self._weights[h], out=acc)
-            readout = self._readout[h]
-            status = lib.bss2_mac_readout(
-                _ptr("float[]", acc), batch, _ptr("double[]", scale), readout.struct,
-                key, 0,
-                _ptr("int8_t[]", out) + h * g.COLUMNS_PER_HEMISPHERE, g.MAC_OUTPUTS)
-            if status != 0:  # pragma: no cover - arguments are built above
-                raise RuntimeError(f"bss2_mac_readout refused its arguments (status {status})")
-        return out
+        return self._readout.run(self._weights, self._pulses, inputs, scale, key)
 
     def _make_readout(self):
         p, f = self.pattern, self.faults
@@ -142,9 +117,9 @@ class VirtualChip:
             sigma_read[n] = np.hypot(sigma_read[n], extra)
         arrays = dict(knee_pos=p.knee_pos, knee_neg=p.knee_neg, rail_pos=p.rail_pos,
                       rail_neg=p.rail_neg, sigma_read=sigma_read, sigma_base=p.sigma_base,
-                      adc_int=whole, adc_frac=frac, cadc_slope=p.cadc_slope)
+                      adc_frac=frac, cadc_slope=p.cadc_slope)
         code_map = cadc.code_map(f.missing_codes)
-        return [_Readout(h, not self.ideal, arrays, dead, code_map) for h in range(g.HEMISPHERES)]
+        return _Readout(not self.ideal, arrays, whole, dead, code_map)
 
     def __repr__(self) -> str:
         kind = "ideal" if self.ideal else "mismatched"
@@ -153,21 +128,82 @@ class VirtualChip:
 
 
 class _Readout:
-    """The C struct of one hemisphere's readout parameters, with the arrays it points to."""
+    """The C description of the chip's MAC mode (``bss2_mac``), with the arrays it points to.
 
-    def __init__(self, hemisphere: int, compress: bool, arrays: dict, dead: np.ndarray,
+    The readout runs in float32 (see ``emulator/_native/bss2_core.h``), so the
+    per-neuron parameters are kept as float32; ``emulator.bss2.reference`` does
+    the same in numpy.
+    """
+
+    def __init__(self, compress: bool, arrays: dict, adc_int: np.ndarray, dead: np.ndarray,
                  code_map: np.ndarray):
-        sl = slice(hemisphere * g.COLUMNS_PER_HEMISPHERE, (hemisphere + 1) * g.COLUMNS_PER_HEMISPHERE)
-        self._keep = {k: np.ascontiguousarray(v[sl], dtype=np.float64) for k, v in arrays.items()}
-        self._keep["dead"] = np.ascontiguousarray(dead[sl])
-        self._keep["code_map"] = np.ascontiguousarray(code_map)
-        s = ffi.new("bss2_readout *")
-        s.n = g.COLUMNS_PER_HEMISPHERE
-        s.neuron0 = hemisphere * g.COLUMNS_PER_HEMISPHERE
+        self._keep = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+        self._keep["live"] = np.ascontiguousarray(dead == 0, dtype=np.float32)
+        self._keep["adc_int"] = np.ascontiguousarray(adc_int, dtype=np.int32)
+        self._keep["code_map"] = np.ascontiguousarray(code_map, dtype=np.int32)
+        s = ffi.new("bss2_mac *")
+        s.n_in = g.MAC_INPUTS
+        s.n_hemi = g.HEMISPHERES
+        s.n_col = g.COLUMNS_PER_HEMISPHERE
         s.compress = int(compress)
         for k, v in self._keep.items():
-            setattr(s, k, _ptr("uint8_t[]" if v.dtype == np.uint8 else "double[]", v))
+            setattr(s, k, _ptr("int32_t[]" if v.dtype == np.int32 else "float[]", v))
         self.struct = s
+        self._scales = {}
+        self._weights_src = None
+        self._weights = None
+
+    def scale_table(self, pattern, num_sends: int, wait_between_events: int) -> np.ndarray:
+        """(129,) LSB per weight unit of a sample with 0..128 events in one send.
+
+        ``gain * sends`` is evaluated in this order in the analytical model too,
+        so the ideal chip reproduces it bit for bit.
+        """
+        k = (int(num_sends), int(wait_between_events))
+        table = self._scales.get(k)
+        if table is None:
+            events = np.arange(g.MAC_INPUTS + 1)
+            sends = neuron.effective_sends(events, num_sends, wait_between_events, pattern.tau_leak)
+            table = np.ascontiguousarray(pattern.gain * sends, dtype=np.float64)
+            if len(self._scales) >= 64:
+                self._scales.clear()
+            self._scales[k] = table
+        return table
+
+    def _aligned(self, weights: np.ndarray) -> np.ndarray:
+        """The weights in a 64-byte aligned copy (whole-vector loads in the C core), cached."""
+        if weights is not self._weights_src:
+            buf = np.empty(weights.size + 16, np.float32)
+            start = (-buf.ctypes.data % 64) // 4
+            w = buf[start:start + weights.size].reshape(weights.shape)
+            w[...] = weights
+            self._weights_src, self._weights = weights, w
+        return self._weights
+
+    def run(self, weights: np.ndarray, pulses: np.ndarray, inputs: np.ndarray, scale: np.ndarray,
+            key: int, sample0: int = 0) -> np.ndarray:
+        """The C run of (batch, 128) contiguous uint8 inputs -> (batch, 512) int8.
+
+        ``sample0`` is the index of the first input within the run: the noise of
+        a sample depends on (key, sample0 + row, neuron) only, so a run split into
+        pieces gives the same result as in one call.
+        """
+        batch = inputs.shape[0]
+        out = np.empty((batch, g.MAC_OUTPUTS), np.int8)
+        bad = ffi.new("int64_t *")
+        status = lib.bss2_mac_run(
+            self.struct, _ptr("float[]", self._aligned(weights)), _ptr("float[]", pulses),
+            _ptr("double[]", scale), _ptr("uint8_t[]", inputs), batch, sample0, key,
+            _ptr("int8_t[]", out), bad)
+        if status == 1:
+            b, i = divmod(int(bad[0]), g.MAC_INPUTS)
+            raise InvalidInput(f"inputs[{b}, {i}]", f"{int(inputs[b, i])} is outside the allowed "
+                               f"range 0..{g.ACTIVATION_MAX}")
+        if status == -2:  # pragma: no cover
+            raise MemoryError("bss2_mac_run could not allocate its workspace")
+        if status != 0:  # pragma: no cover - arguments are built above
+            raise RuntimeError(f"bss2_mac_run refused its arguments (status {status})")
+        return out
 
 
 def _ptr(ctype: str, a: np.ndarray):
