@@ -139,6 +139,8 @@ def _backend_options(args) -> dict:
         options["serial"] = args.serial
     if getattr(args, "ideal", False):
         options["ideal"] = True
+    if getattr(args, "resource", None) is not None:
+        options["resource"] = args.resource
     return options
 
 
@@ -259,6 +261,27 @@ def cmd_experiments(args) -> int:
     return EXIT_PASS
 
 
+# --- hil serve -------------------------------------------------------------------
+
+def cmd_serve(args) -> int:
+    from .virtual_board import VirtualBoard, parse_faults
+
+    chip_faults, link_faults = parse_faults(args.fault)
+    options = _backend_options(args)
+    if not chip_faults.healthy:
+        options["faults"] = chip_faults
+    board = VirtualBoard(backends.open("emulator", **options), args.host, args.port,
+                         link_faults=link_faults, max_block=args.max_block, lease_timeout=args.lease_timeout)
+    info = board.backend.info()
+    # Fixtures read this line to learn the port; keep its form.
+    print(f"hil serve: {info.model} {info.serial} listening on {board.resource}", flush=True)
+    try:
+        board.serve_forever()
+    finally:
+        board.close()
+    return EXIT_PASS
+
+
 # --- the parser ----------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -273,6 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="emulator", help="backend to open (default: emulator)")
     r.add_argument("--serial", help="serial of the device (emulator: the virtual chip's identity)")
     r.add_argument("--ideal", action="store_true", help="no mismatch or noise (emulator)")
+    r.add_argument("--resource", help="VISA resource of a board, TCPIP::<host>::<port>::SOCKET (board)")
     r.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="set an experiment parameter (repeatable)")
     r.add_argument("--store", help=store_help)
@@ -295,6 +319,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--title", default="Fidelity report", help="report title")
 
     _command(sub, "experiments", cmd_experiments, "list the registered experiments and their parameters")
+
+    r = _command(sub, "serve", cmd_serve, "serve a virtual chip behind the board protocol (a virtual board)")
+    r.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    r.add_argument("--port", type=int, default=5025, help="TCP port (default 5025; 0 picks a free one)")
+    r.add_argument("--serial", help="serial of the virtual chip")
+    r.add_argument("--ideal", action="store_true", help="no mismatch or noise")
+    r.add_argument("--fault", action="append", default=[], metavar="FAULT",
+                   help="inject a fault (repeatable): dead-neuron=N[,N..], stuck-bit=H:ROW:COL:BIT:VALUE, "
+                        "noisy-neuron=N:SIGMA, missing-codes=A-B[,..], drop-after=N, slow=SECONDS")
+    r.add_argument("--lease-timeout", type=float, default=60.0, help="seconds before a quiet lease expires")
+    r.add_argument("--max-block", type=_positive_int, default=64 * 1024 * 1024, help="largest block, bytes")
     return p
 
 

@@ -51,6 +51,11 @@ class EmulatorBackend(Backend):
             raise self._unsupported(config, self.MODES)
         self.chip.configure_mac(config.weights, config.driver_offset_trim)
 
+    def reset(self) -> None:
+        """Back to the power-on configuration (``*RST`` on a virtual board)."""
+        self._check_open()
+        self.chip.reset()
+
     def run(self, stimulus) -> MacReadout:
         self._check_open()
         if not isinstance(stimulus, MacStimulus):

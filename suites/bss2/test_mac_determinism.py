@@ -1,6 +1,5 @@
 """A virtual chip's identity: same serial, same chip and same results; other serials differ."""
 import numpy as np
-import pytest
 
 import hil
 from hil.bss2 import DEFAULT_SPEC, MacModel
@@ -39,11 +38,8 @@ def test_repeated_runs_carry_fresh_noise(open_backend):
     assert sigma * (1 - tol) <= sd <= sigma * (1 + tol)
 
 
-@pytest.mark.emulator
-def test_noise_does_not_depend_on_batch_size(open_backend, backend_name):
+def test_noise_does_not_depend_on_batch_size(open_backend):
     """Sample k of a run reads the same whether the run holds 16 vectors or 1."""
-    if backend_name != "emulator":
-        pytest.skip("compares against the in-process emulator's internals")
     full = open_backend(serial="EMU-DET-3")
     single = open_backend(serial="EMU-DET-3")
     cfg = hil.bss2.MacConfig(weights=W.astype(np.int8))

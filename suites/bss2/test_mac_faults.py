@@ -9,8 +9,6 @@ import pytest
 import hil.experiment
 from emulator.bss2 import Faults, StuckBit
 
-pytestmark = pytest.mark.emulator
-
 CASES = [
     (Faults(dead_neurons=(77,)), "bss2.mac_linearity", "linear_range_min"),
     (Faults(noisy_neurons=((300, 6.0),)), "bss2.mac_noise", "noise_max"),
@@ -20,9 +18,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("faults, experiment, metric", CASES, ids=[c[2] for c in CASES])
-def test_fault_is_caught(open_backend, backend_name, faults, experiment, metric):
-    if backend_name != "emulator":
-        pytest.skip("fault injection needs the in-process emulator (virtual boards take --fault)")
+def test_fault_is_caught(open_backend, faults, experiment, metric):
     healthy = hil.experiment.run(experiment, open_backend(serial="EMU-FAULT"))
     faulty = hil.experiment.run(experiment, open_backend(serial="EMU-FAULT", faults=faults))
     assert healthy.metric(metric).passed, f"healthy chip fails {metric}"

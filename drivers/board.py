@@ -1,0 +1,343 @@
+"""The board driver: the board protocol (docs/protocol.md) over pyvisa + pyvisa-py.
+
+>>> with BoardDriver("TCPIP::127.0.0.1::5025::SOCKET") as board:
+...     board.identity()                  # Identity(vendor, model, serial, firmware)
+...     board.lock("worker-1")
+...     board.configure(meta, arrays)     # named arrays + JSON meta, family-agnostic
+...     meta, arrays = board.read(meta, arrays)
+
+The driver moves named arrays and text; it knows nothing of chip families.
+After a dropped connection it reconnects once (re-taking its lease) and tells
+the caller: a repeated command that cannot have side effects is retried with a
+:class:`Reconnected` warning; a run is never repeated: :class:`RunInterrupted`
+is raised instead.
+"""
+import json
+import socket
+import warnings
+from dataclasses import dataclass
+
+import pyvisa
+from pyvisa import constants
+
+from . import named_arrays, protocol
+from .blocks import MAX_BLOCK_BYTES, encode_block, parse_block_header
+from .errors import DriverError, ProtocolError
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class BoardError(DriverError):
+    """The board refused a command; ``code`` and ``message`` are the board's own."""
+
+    def __init__(self, code: int, message: str, command: str = ""):
+        self.code = code
+        self.message = message
+        self.command = command
+        where = f" (after {command})" if command else ""
+        super().__init__(f"board error {code}: {message}{where}")
+
+
+class ConnectionLost(DriverError, ConnectionError):
+    """The board cannot be reached (after the one reconnect)."""
+
+
+class RunInterrupted(DriverError, ConnectionError):
+    """The connection dropped during a run. The driver reconnected, and did not
+    repeat the run: its result is lost, and whether the board ran it is unknown."""
+
+
+class Reconnected(UserWarning):
+    """The connection dropped; the driver reconnected and repeated a side-effect-free command."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    vendor: str
+    model: str
+    serial: str
+    firmware: str
+
+
+def _resource_manager():
+    return pyvisa.ResourceManager("@py")
+
+
+class BoardDriver:
+    """One board, reached at a VISA ``TCPIP::<host>::<port>::SOCKET`` resource.
+
+    timeout_s: how long to wait for each answer, seconds (0.001..3600).
+    max_block: largest block sent or accepted, bytes.
+    """
+
+    def __init__(self, resource: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 max_block: int = MAX_BLOCK_BYTES, resource_manager=None):
+        if not (isinstance(timeout_s, (int, float)) and 0.001 <= timeout_s <= 3600):
+            raise ValueError(f"timeout_s: {timeout_s!r} is outside 0.001..3600 seconds")
+        self.resource_name = resource
+        self.timeout_s = float(timeout_s)
+        self.max_block = max_block
+        self.reconnects = 0
+        """How often the driver reconnected since it was opened."""
+        self._rm = resource_manager or _resource_manager()
+        self._token: str | None = None
+        self._res = None
+        self._open()
+        try:
+            self._idn = self._exchange(self._ask_idn, repeatable=True, what="*IDN?")
+        except BaseException:
+            self._close_resource()
+            raise
+
+    # --- connection -----------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            res = self._rm.open_resource(self.resource_name, read_termination="\n",
+                                         write_termination="\n", timeout=int(self.timeout_s * 1000))
+        except (pyvisa.VisaIOError, OSError, ValueError) as exc:
+            raise ConnectionLost(f"cannot open {self.resource_name}: {exc}") from exc
+        res.chunk_size = 1 << 20          # big reads: block throughput
+        # pyvisa-py receives 4 KiB per call by default, and has no VISA attribute
+        # for it: raise it on its session object where there is one.
+        session = getattr(res.visalib, "sessions", {}).get(res.session)
+        if hasattr(session, "max_recv_size"):
+            session.max_recv_size = 1 << 20
+        # Small commands after a block must not wait for Nagle's algorithm (40 ms
+        # stalls against delayed ACKs). pyvisa-py 0.8.1 wires VI_ATTR_TCPIP_NODELAY
+        # to a setter that refuses it, so call its own socket setter directly.
+        set_nodelay = getattr(session, "_set_tcpip_nodelay", None)
+        if set_nodelay is not None:
+            set_nodelay(constants.ResourceAttribute.tcpip_nodelay, True)
+        self._res = res
+
+    def _ask_idn(self) -> str:
+        self._write(b"*IDN?")
+        return self._read_line()
+
+    def _reconnect(self) -> None:
+        self._close_resource()
+        self.reconnects += 1
+        self._open()
+        # The same board must answer: a board restarted in between may differ.
+        idn = self._ask_idn()
+        if idn != getattr(self, "_idn", idn):
+            raise ConnectionLost(f"{self.resource_name} now answers {idn!r}, not {self._idn!r}")
+        if self._token is not None:
+            self._write(f"LOCK {self._token}".encode())
+            self._check(f"LOCK {self._token}")
+
+    def _close_resource(self) -> None:
+        if self._res is not None:
+            try:
+                self._res.close()
+            except Exception:        # already broken: nothing left to close
+                pass
+            self._res = None
+
+    def close(self) -> None:
+        if self._res is not None and self._token is not None:
+            try:
+                self.unlock()
+            except DriverError:
+                pass
+        # Not the resource manager: pyvisa shares it (and its sessions) process-wide.
+        self._close_resource()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def timeout(self) -> float:
+        return self.timeout_s
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        if not (isinstance(seconds, (int, float)) and 0.001 <= seconds <= 3600):
+            raise ValueError(f"timeout: {seconds!r} is outside 0.001..3600 seconds")
+        self.timeout_s = float(seconds)
+        if self._res is not None:
+            self._res.timeout = int(seconds * 1000)
+
+    # --- raw I/O --------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if self._res is None:
+            self._open()
+        self._res.write_raw(data + b"\n")
+
+    def _read_line(self) -> str:
+        return self._res.read()
+
+    def _read_block(self) -> bytes:
+        # A block's bytes may contain the newline: with the termination character
+        # enabled pyvisa-py would stop at each one, so switch it off meanwhile.
+        res = self._res
+        res.set_visa_attribute(constants.ResourceAttribute.termchar_enabled, constants.VisaBoolean.false)
+        try:
+            prefix = bytes(res.read_bytes(2))
+            n = prefix[1] - ord("0") if len(prefix) == 2 else 0
+            if 1 <= n <= 9:
+                prefix += bytes(res.read_bytes(n))
+            hlen, length = parse_block_header(prefix, limit=self.max_block)
+            payload = bytes(res.read_bytes(length + 1))
+        finally:
+            if self._res is res:
+                res.set_visa_attribute(constants.ResourceAttribute.termchar_enabled, constants.VisaBoolean.true)
+        if payload[-1:] != b"\n":
+            raise ProtocolError(-102, "block answer not followed by a newline")
+        return payload[:-1]
+
+    def _peer_closed(self) -> bool:
+        """Whether the board closed the connection (pyvisa-py reports that as a time-out)."""
+        session = getattr(self._res.visalib, "sessions", {}).get(self._res.session) if self._res else None
+        sock = getattr(session, "interface", None)
+        if not isinstance(sock, socket.socket):
+            return False
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _exchange(self, fn, *, repeatable: bool, what: str):
+        """Runs fn(); after a dropped connection reconnects once, then repeats or raises."""
+        try:
+            return fn()
+        except _LINK_ERRORS as exc:
+            dropped = not _is_timeout(exc) or self._peer_closed()
+            try:
+                # Reconnect in every case: after a time-out a late answer would
+                # otherwise be read as the answer to the next command.
+                self._reconnect()
+            except (DriverError, *_LINK_ERRORS) as again:
+                raise ConnectionLost(f"{self.resource_name}: connection lost during {what} and "
+                                     f"the reconnect failed: {again}") from exc
+            if not dropped:
+                raise ConnectionLost(f"{self.resource_name}: no answer to {what} within "
+                                     f"{self.timeout_s} s; reconnected") from exc
+            if not repeatable:
+                raise RunInterrupted(f"{self.resource_name}: connection lost during {what}; reconnected, "
+                                     "the run was not repeated and its result is lost") from exc
+            warnings.warn(Reconnected(f"{self.resource_name}: connection lost during {what}; "
+                                      "reconnected and repeated it"), stacklevel=3)
+            try:
+                return fn()
+            except _LINK_ERRORS as again:
+                raise ConnectionLost(f"{self.resource_name}: connection lost again during {what}") from again
+
+    def query(self, command: str, *, repeatable: bool = True) -> str:
+        """A text query; returns the answer line."""
+        def fn():
+            self._write(command.encode("ascii"))
+            return self._read_line()
+        return self._exchange(fn, repeatable=repeatable, what=command)
+
+    def write(self, command: str) -> None:
+        """A text command, followed by an error check."""
+        def fn():
+            self._write(command.encode("ascii") + b"\nSYST:ERR?")
+            return self._read_line()
+        self._raise_if_error(self._exchange(fn, repeatable=True, what=command), command)
+
+    def _raise_if_error(self, answer: str, command: str) -> None:
+        code, message = protocol.parse_error(answer)
+        if code != 0:
+            self._drain_errors()
+            raise BoardError(code, message, command)
+
+    def _drain_errors(self) -> None:
+        for _ in range(protocol.ERROR_QUEUE_LENGTH):
+            if protocol.parse_error(self.query("SYST:ERR?"))[0] == 0:
+                return
+
+    def _check(self, command: str) -> None:
+        self._raise_if_error(self.query("SYST:ERR?"), command)
+
+    def errors(self) -> list[tuple[int, str]]:
+        """Empties the board's error queue for this connection; (code, message) pairs."""
+        out = []
+        for _ in range(protocol.ERROR_QUEUE_LENGTH + 1):
+            code, message = protocol.parse_error(self.query("SYST:ERR?"))
+            if code == 0:
+                break
+            out.append((code, message))
+        return out
+
+    # --- the protocol's commands ----------------------------------------------------------
+
+    def identity(self) -> Identity:
+        answer = self._exchange(self._ask_idn, repeatable=True, what="*IDN?")
+        parts = answer.split(",")
+        if len(parts) != 4:
+            raise ProtocolError(-102, f"*IDN? answer {answer!r} is not vendor,model,serial,firmware")
+        return Identity(*(p.strip() for p in parts))
+
+    def reset(self) -> None:
+        self.write("*RST")
+
+    def protocol_version(self) -> int:
+        return int(self.query("SYST:VERS?"))
+
+    def limits(self) -> dict:
+        return json.loads(self.query("SYST:LIM?"))
+
+    def family(self) -> str:
+        return self.query("CHIP:FAM?")
+
+    def info(self) -> dict:
+        answer = self.query("CHIP:INFO?")
+        if not answer:
+            self._check("CHIP:INFO?")
+        return json.loads(answer)
+
+    def lock(self, token: str) -> None:
+        """Leases the board for ``token`` (refreshes a lease already held)."""
+        self.write(f"LOCK {token}")
+        self._token = token
+
+    def unlock(self) -> None:
+        if self._token is None:
+            return
+        token, self._token = self._token, None
+        self.write(f"UNLOCK {token}")
+
+    def leased(self) -> bool:
+        return self.query("LOCK?") == "1"
+
+    def _block_command(self, header: str, meta: dict, arrays: dict):
+        payload = named_arrays.pack(meta, arrays)
+        return header.encode() + b" " + encode_block(payload, limit=self.max_block)
+
+    def configure(self, meta: dict, arrays: dict) -> None:
+        """Writes a configuration (named arrays + meta); raises BoardError if the board refuses it."""
+        message = self._block_command("CONF", meta, arrays)
+
+        def fn():
+            self._write(message + b"\nSYST:ERR?")
+            return self._read_line()
+        self._raise_if_error(self._exchange(fn, repeatable=True, what="CONF"), "CONF")
+
+    def read(self, meta: dict, arrays: dict) -> tuple[dict, dict]:
+        """Runs a stimulus and returns the readout (one ``READ?`` round trip). Never repeated."""
+        message = self._block_command("READ?", meta, arrays)
+
+        def fn():
+            self._write(message)
+            return self._read_block()
+        payload = self._exchange(fn, repeatable=False, what="READ?")
+        if not payload:
+            self._check("READ?")
+            raise ProtocolError(-200, "the board answered READ? with an empty block and no error")
+        return named_arrays.unpack(payload)
+
+
+_LINK_ERRORS = (pyvisa.VisaIOError, ConnectionError, OSError, BrokenPipeError)
+
+
+def _is_timeout(exc: Exception) -> bool:
+    return isinstance(exc, pyvisa.VisaIOError) and exc.error_code == constants.StatusCode.error_timeout

@@ -1,0 +1,66 @@
+"""BoardBackend: a board on the network, through the pyvisa board driver.
+
+>>> backend = hil.backend.open("board", resource="TCPIP::127.0.0.1::5025::SOCKET")
+"""
+from drivers.board import BoardDriver
+
+from .. import wire
+from ..backend import Backend, DeviceInfo, register
+from ..errors import InvalidValue
+
+
+@register("board")
+class BoardBackend(Backend):
+    """The Backend contract over the board protocol (docs/protocol.md).
+
+    resource: VISA resource, ``TCPIP::<host>::<port>::SOCKET``.
+    timeout_s: answer time-out, seconds.
+    token: lease the board for this owner token while open (None: no lease).
+    expected_serial: refuse a board whose ``*IDN?`` serial differs.
+    """
+
+    def __init__(self, resource: str, *, timeout_s: float = 10.0, token: str | None = None,
+                 expected_serial: str | None = None):
+        super().__init__()
+        self.driver = BoardDriver(resource, timeout_s=timeout_s)
+        try:
+            i = self.driver.info()
+            if expected_serial is not None and i["serial"] != expected_serial:
+                raise InvalidValue("expected_serial", f"{resource} answers serial {i['serial']!r}, "
+                                   f"not {expected_serial!r}")
+            self._info = DeviceInfo(backend="board", family=i["family"], serial=i["serial"], model=i["model"],
+                                    firmware=i["firmware"], geometry=i["geometry"], modes=tuple(i["modes"]),
+                                    ideal=bool(i["ideal"]))
+            if token is not None:
+                self.driver.lock(token)
+        except BaseException:
+            self.driver.close()
+            raise
+
+    def info(self) -> DeviceInfo:
+        return self._info
+
+    def _encode(self, obj):
+        if not hasattr(type(obj), "wire_name"):
+            raise self._unsupported(obj, self._info.modes)
+        return wire.encode(obj)
+
+    def configure(self, config) -> None:
+        self._check_open()
+        header, arrays = self._encode(config)
+        self.driver.configure(header, arrays)
+
+    def run(self, stimulus):
+        self._check_open()
+        header, arrays = self._encode(stimulus)
+        meta, out = self.driver.read(header, arrays)
+        return wire.decode(meta, out)
+
+    def reset(self) -> None:
+        self._check_open()
+        self.driver.reset()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.driver.close()
+        super().close()

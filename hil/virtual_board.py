@@ -1,0 +1,411 @@
+"""The virtual board: an in-process backend behind the board protocol (docs/protocol.md).
+
+    hil serve --port 5025 --serial EMU-0007 --fault dead-neuron=77
+
+Serves several connections at once (one thread each); the chip, its
+configuration and its lease are shared, each connection has its own error
+queue. A malformed command or an oversized block queues an error and leaves
+the connection usable; a client that vanishes mid-run only loses its answer.
+"""
+import json
+import socket
+import socketserver
+import threading
+import time
+from dataclasses import dataclass
+
+from drivers import named_arrays, protocol
+from drivers.blocks import MAX_BLOCK_BYTES, encode_block
+from drivers.errors import ProtocolError
+from emulator.bss2 import Faults, StuckBit
+
+from . import wire
+from .backend import Backend
+from .errors import InvalidValue, Unsupported
+
+VENDOR = "hil-rig"
+
+
+@dataclass(frozen=True)
+class LinkFaults:
+    """Faults of the board's link rather than of its chip."""
+
+    drop_after: int | None = None
+    """The board drops a connection when it receives command N + 1 on it."""
+    slow_s: float = 0.0
+    """Delay before every answer, seconds."""
+
+
+def parse_faults(specs: list[str]) -> tuple[Faults, LinkFaults]:
+    """Chip and link faults from ``--fault`` options.
+
+    dead-neuron=N[,N...]  stuck-bit=H:ROW:COL:BIT:VALUE  noisy-neuron=N:SIGMA
+    missing-codes=A-B|A[,..]  drop-after=N  slow=SECONDS
+    """
+    dead, stuck, noisy, missing = [], [], [], []
+    drop, slow = None, 0.0
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        try:
+            if name == "dead-neuron":
+                dead += [int(v) for v in value.split(",")]
+            elif name == "stuck-bit":
+                h, r, c, b, v = (int(p) for p in value.split(":"))
+                stuck.append(StuckBit(h, r, c, b, v))
+            elif name == "noisy-neuron":
+                n, sigma = value.split(":")
+                noisy.append((int(n), float(sigma)))
+            elif name == "missing-codes":
+                for part in value.split(","):
+                    lo, _, hi = part.partition("-")
+                    missing += list(range(int(lo), int(hi or lo) + 1))
+            elif name == "drop-after":
+                drop = int(value)
+                if drop < 0:
+                    raise ValueError
+            elif name == "slow":
+                slow = float(value)
+                if not 0 <= slow <= 60:
+                    raise ValueError
+            else:
+                raise InvalidValue("--fault", f"{spec!r}: unknown fault {name!r}; known: dead-neuron, "
+                                   "stuck-bit, noisy-neuron, missing-codes, drop-after, slow")
+        except ValueError as exc:
+            if isinstance(exc, InvalidValue):
+                raise
+            raise InvalidValue("--fault", f"{spec!r} is malformed; see `hil serve --help`") from None
+    try:
+        chip = Faults(dead_neurons=tuple(dead), stuck_bits=tuple(stuck), noisy_neurons=tuple(noisy),
+                      missing_codes=tuple(sorted(set(missing))))
+    except ValueError as exc:  # emulator.errors.InvalidInput
+        raise InvalidValue("--fault", str(exc)) from None
+    return chip, LinkFaults(drop_after=drop, slow_s=slow)
+
+
+class _Connection:
+    def __init__(self):
+        self.errors = protocol.ErrorQueue()
+        self.token: str | None = None
+        self.readout = None
+        self.commands = 0
+
+
+class VirtualBoard:
+    """Serves ``backend`` on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = protocol.DEFAULT_PORT, *,
+                 link_faults: LinkFaults = LinkFaults(), max_block: int = MAX_BLOCK_BYTES,
+                 lease_timeout: float = protocol.LEASE_TIMEOUT_S, io_timeout: float = protocol.IO_TIMEOUT_S):
+        self.backend = backend
+        self.link_faults = link_faults
+        self.max_block = max_block
+        self.lease_timeout = lease_timeout
+        self.io_timeout = io_timeout
+        self._chip_lock = threading.Lock()          # one command on the chip at a time
+        self._lease_lock = threading.Lock()
+        self._lease: tuple[str, float] | None = None  # (token, expiry on time.monotonic)
+        board = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                board._serve_connection(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server((host, port), Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.server_address[:2]
+
+    @property
+    def resource(self) -> str:
+        host, port = self.address
+        return f"TCPIP::{host}::{port}::SOCKET"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> "VirtualBoard":
+        """Serves in a background thread (for tests and benchmarks)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="virtual-board", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.backend.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- one connection -----------------------------------------------------------
+
+    def _serve_connection(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = _Connection()
+        reader = protocol.CommandReader(sock, max_block=self.max_block, io_timeout=self.io_timeout)
+        while True:
+            try:
+                cmd = reader.read()
+            except ProtocolError as exc:
+                conn.errors.push(exc.code, exc.message)
+                if exc.header is not None and exc.header.endswith("?"):
+                    self._send(sock, protocol.EMPTY_BLOCK if exc.header in _BLOCK_QUERIES else b"")
+                continue
+            except OSError:         # timed out inside a command, or the client vanished
+                break
+            if cmd is None:
+                break
+            conn.commands += 1
+            drop = self.link_faults.drop_after
+            if drop is not None and conn.commands > drop:
+                break
+            answer = self._execute(conn, cmd)
+            if answer is not None:
+                if self.link_faults.slow_s:
+                    time.sleep(self.link_faults.slow_s)
+                if not self._send(sock, answer):
+                    break
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    @staticmethod
+    def _send(sock: socket.socket, answer: bytes) -> bool:
+        try:
+            sock.sendall(answer + b"\n")
+            return True
+        except OSError:             # the client is gone; its answer with it
+            return False
+
+    def _execute(self, conn: _Connection, cmd: protocol.Command) -> bytes | None:
+        handler = _HANDLERS.get(cmd.header)
+        try:
+            if handler is None:
+                raise ProtocolError(-113, f"undefined header {cmd.header!r}; known: {sorted(_HANDLERS)}")
+            wants_block = cmd.header in _TAKES_BLOCK
+            if wants_block and cmd.block is None:
+                raise ProtocolError(-109, f"{cmd.header} needs a block argument")
+            if not wants_block and cmd.block is not None:
+                raise ProtocolError(-108, f"{cmd.header} takes no block")
+            if cmd.header in _NEED_LEASE:
+                self._check_lease(conn)
+            return handler(self, conn, cmd)
+        except ProtocolError as exc:
+            conn.errors.push(exc.code, exc.message)
+        except InvalidValue as exc:
+            conn.errors.push(-222, str(exc))
+        except Unsupported as exc:
+            conn.errors.push(-200, str(exc))
+        except Exception as exc:   # the device's own failure: surface its text
+            conn.errors.push(-200, f"{type(exc).__name__}: {exc}")
+        if cmd.is_query:
+            return protocol.EMPTY_BLOCK if cmd.header in _BLOCK_QUERIES else b""
+        return None
+
+    # --- lease ----------------------------------------------------------------------
+
+    def _current_lease(self) -> str | None:
+        if self._lease is not None and time.monotonic() > self._lease[1]:
+            self._lease = None      # stale: its owner went quiet
+        return self._lease[0] if self._lease else None
+
+    def _check_lease(self, conn: _Connection) -> None:
+        with self._lease_lock:
+            owner = self._current_lease()
+            if owner is not None:
+                if conn.token != owner:
+                    raise ProtocolError(100, "the board is leased by another owner")
+                self._lease = (owner, time.monotonic() + self.lease_timeout)
+
+    def _lock(self, conn, cmd):
+        token = cmd.args
+        if not protocol.TOKEN.match(token):
+            raise ProtocolError(-224, f"lease token {token!r} must be 1..64 of [A-Za-z0-9_.-]")
+        with self._lease_lock:
+            owner = self._current_lease()
+            if owner is not None and owner != token:
+                raise ProtocolError(100, "the board is leased by another owner")
+            self._lease = (token, time.monotonic() + self.lease_timeout)
+            conn.token = token
+
+    def _unlock(self, conn, cmd):
+        with self._lease_lock:
+            if self._current_lease() != cmd.args:
+                raise ProtocolError(101, "that token does not hold the lease")
+            self._lease = None
+            conn.token = None
+
+    def _lock_q(self, conn, cmd):
+        with self._lease_lock:
+            return b"1" if self._current_lease() else b"0"
+
+    # --- identity and system --------------------------------------------------------
+
+    def _idn(self, conn, cmd):
+        i = self.backend.info()
+        fields = [VENDOR, i.model, i.serial, i.firmware]
+        return ",".join(f.replace(",", " ") for f in fields).encode()
+
+    def _info(self, conn, cmd):
+        i = self.backend.info()
+        return json.dumps({"family": i.family, "serial": i.serial, "model": i.model, "firmware": i.firmware,
+                           "geometry": i.geometry, "modes": list(i.modes), "ideal": i.ideal}).encode()
+
+    def _limits(self, conn, cmd):
+        return json.dumps({"max_line_bytes": protocol.MAX_LINE_BYTES, "max_block_bytes": self.max_block,
+                           "error_queue": protocol.ERROR_QUEUE_LENGTH, "lease_timeout_s": self.lease_timeout,
+                           "io_timeout_s": self.io_timeout}).encode()
+
+    def _err(self, conn, cmd):
+        return protocol.format_error(*conn.errors.pop()).encode()
+
+    def _cls(self, conn, cmd):
+        conn.errors.clear()
+
+    def _rst(self, conn, cmd):
+        with self._chip_lock:
+            reset = getattr(self.backend, "reset", None)
+            if reset is not None:
+                reset()
+        conn.readout = None
+
+    # --- the chip -------------------------------------------------------------------
+
+    def _decode(self, block: bytes):
+        meta, arrays = named_arrays.unpack(block)
+        return wire.decode(meta, arrays)
+
+    def _conf(self, conn, cmd):
+        config = self._decode(cmd.block)
+        with self._chip_lock:
+            self.backend.configure(config)
+
+    def _run(self, conn, cmd):
+        stimulus = self._decode(cmd.block)
+        conn.readout = None
+        with self._chip_lock:
+            conn.readout = self.backend.run(stimulus)
+
+    def _fetch(self, conn, cmd):
+        if conn.readout is None:
+            raise ProtocolError(102, "nothing to fetch: no RUN on this connection since the last fetch")
+        readout, conn.readout = conn.readout, None
+        header, arrays = wire.encode(readout)
+        return encode_block(named_arrays.pack(header, arrays), limit=self.max_block)
+
+    def _read(self, conn, cmd):
+        self._run(conn, cmd)
+        return self._fetch(conn, cmd)
+
+
+_HANDLERS = {
+    "*IDN?": VirtualBoard._idn,
+    "*RST": VirtualBoard._rst,
+    "*CLS": VirtualBoard._cls,
+    "*OPC?": lambda self, conn, cmd: b"1",
+    "SYST:ERR?": VirtualBoard._err,
+    "SYST:VERS?": lambda self, conn, cmd: str(protocol.PROTOCOL_VERSION).encode(),
+    "SYST:LIM?": VirtualBoard._limits,
+    "CHIP:FAM?": lambda self, conn, cmd: self.backend.info().family.encode(),
+    "CHIP:INFO?": VirtualBoard._info,
+    "LOCK": VirtualBoard._lock,
+    "UNLOCK": VirtualBoard._unlock,
+    "LOCK?": VirtualBoard._lock_q,
+    "CONF": VirtualBoard._conf,
+    "RUN": VirtualBoard._run,
+    "FETC?": VirtualBoard._fetch,
+    "READ?": VirtualBoard._read,
+}
+_TAKES_BLOCK = {"CONF", "RUN", "READ?"}
+_BLOCK_QUERIES = {"FETC?", "READ?"}
+_NEED_LEASE = {"*RST", "CONF", "RUN", "FETC?", "READ?"}
+
+
+def fault_args(faults: Faults) -> list[str]:
+    """``--fault`` options that give a chip these faults (the inverse of :func:`parse_faults`)."""
+    args = []
+    if faults.dead_neurons:
+        args.append("dead-neuron=" + ",".join(map(str, faults.dead_neurons)))
+    args += [f"stuck-bit={s.hemisphere}:{s.row}:{s.column}:{s.bit}:{s.value}" for s in faults.stuck_bits]
+    args += [f"noisy-neuron={n}:{sigma!r}" for n, sigma in faults.noisy_neurons]
+    if faults.missing_codes:
+        args.append("missing-codes=" + ",".join(map(str, faults.missing_codes)))
+    return args
+
+
+class BoardProcess:
+    """``hil serve`` in a child process on a free loopback port (for fixtures and benchmarks).
+
+    >>> with BoardProcess(serial="EMU-0007") as proc:
+    ...     backend = hil.backend.open("board", resource=proc.resource)
+    """
+
+    def __init__(self, *, serial: str | None = None, ideal: bool = False, faults: Faults = Faults(),
+                 extra_args: tuple[str, ...] = (), start_timeout: float = 30.0):
+        import subprocess
+        import sys
+
+        cmd = [sys.executable, "-m", "hil", "serve", "--port", "0"]
+        if serial is not None:
+            cmd += ["--serial", serial]
+        if ideal:
+            cmd.append("--ideal")
+        for f in fault_args(faults):
+            cmd += ["--fault", f]
+        cmd += list(extra_args)
+        self.command = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.resource = self._wait_for_resource(start_timeout)
+
+    def _wait_for_resource(self, timeout: float) -> str:
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if " listening on " in line:
+                # Keep draining its output, or a chatty server would block on a full pipe.
+                threading.Thread(target=self._drain, daemon=True).start()
+                return line.rsplit(" listening on ", 1)[1].strip()
+        self.close()
+        raise RuntimeError(f"`{' '.join(self.command)}` did not start: {''.join(seen)[-2000:]!r}")
+
+    def _drain(self) -> None:
+        try:
+            for _ in self.proc.stdout:
+                pass
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

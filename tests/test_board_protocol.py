@@ -1,0 +1,245 @@
+"""The board protocol's codec and the virtual board, spoken to over raw sockets.
+
+These tests talk bytes, not pyvisa, so that they can send what a broken client
+would: garbage, oversized blocks, half commands, vanishing mid-run.
+"""
+import json
+import socket
+import time
+
+import numpy as np
+import pytest
+
+import hil
+from drivers import named_arrays, protocol
+from drivers.blocks import encode_block, parse_block_header
+from drivers.errors import ProtocolError
+from hil import wire
+from hil.bss2 import MacConfig, MacStimulus
+from hil.virtual_board import LinkFaults, VirtualBoard, parse_faults
+
+
+# --- codec --------------------------------------------------------------------------
+
+def test_block_round_trip_and_limits():
+    assert encode_block(b"hello") == b"#15hello"
+    assert parse_block_header(b"#3123") == (5, 123)
+    with pytest.raises(ProtocolError) as e:
+        encode_block(b"x" * 11, limit=10)
+    assert e.value.code == -223
+    for bad in (b"#0", b"#a12", b"x12", b"#312"):
+        with pytest.raises(ProtocolError) as e:
+            parse_block_header(bad)
+        assert e.value.code == -161
+
+
+def test_named_arrays_round_trip_all_dtypes():
+    arrays = {f"a{i}": np.arange(6, dtype=dt).reshape(2, 3)
+              for i, dt in enumerate([np.uint8, np.int8, np.int16, np.uint32, np.int64, np.float32, np.float64])}
+    arrays["flag"] = np.array([True, False])
+    meta, back = named_arrays.unpack(named_arrays.pack({"type": "x", "fields": {"n": 3}}, arrays))
+    assert meta == {"type": "x", "fields": {"n": 3}}
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(back[k], v)
+        assert back[k].dtype == v.dtype
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda p: b"XXXX" + p[4:], "does not start"),
+    (lambda p: p[:9] + b"]" + p[10:], "not UTF-8 JSON"),
+    (lambda p: p[:-1], "do not match"),
+])
+def test_named_arrays_refuse_corrupt_payloads(mutate, match):
+    p = named_arrays.pack({}, {"w": np.zeros((4, 4), np.int8)})
+    with pytest.raises(ProtocolError, match=match):
+        named_arrays.unpack(mutate(p))
+
+
+def test_named_arrays_refuse_objects_and_bad_names():
+    with pytest.raises(ProtocolError, match="dtype object"):
+        named_arrays.pack({}, {"x": np.array([object()])})
+    with pytest.raises(ProtocolError, match="not an identifier"):
+        named_arrays.pack({}, {"bad name": np.zeros(1)})
+
+
+def test_error_queue_overflow_and_format():
+    q = protocol.ErrorQueue(length=2)
+    for i in range(5):
+        q.push(-222, f"e{i}")
+    assert q.pop() == (-222, "e0")
+    assert q.pop() == (-350, "Queue overflow")
+    assert q.pop() == (0, "No error")
+    assert protocol.parse_error(protocol.format_error(-222, 'x "quoted"')) == (-222, "x ''quoted''")
+
+
+def test_faults_parse():
+    chip, link = parse_faults(["dead-neuron=3,4", "stuck-bit=0:2:3:5:1", "noisy-neuron=7:2.5",
+                               "missing-codes=10-12,40", "drop-after=5", "slow=0.1"])
+    assert chip.dead_neurons == (3, 4) and chip.noisy_neurons == ((7, 2.5),)
+    assert chip.missing_codes == (10, 11, 12, 40) and chip.stuck_bits[0].bit == 5
+    assert link == LinkFaults(drop_after=5, slow_s=0.1)
+    with pytest.raises(ValueError, match="unknown fault 'melt'"):
+        parse_faults(["melt=1"])
+    with pytest.raises(ValueError, match="dead_neurons"):
+        parse_faults(["dead-neuron=999"])
+
+
+# --- the virtual board over raw sockets ------------------------------------------------
+
+@pytest.fixture
+def board():
+    with VirtualBoard(hil.backend.open("emulator", serial="EMU-PROTO"), port=0, max_block=1 << 20,
+                      lease_timeout=0.5) as b:
+        yield b
+
+
+class Client:
+    def __init__(self, board, timeout=5.0):
+        self.sock = socket.create_connection(board.address, timeout=timeout)
+        self.buf = b""
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf.split(b"\n", 1)
+        return out
+
+    def query(self, text: str) -> str:
+        self.send(text.encode() + b"\n")
+        return self.line().decode()
+
+    def _need(self, n: int):
+        while len(self.buf) < n:
+            self.buf += self.sock.recv(1 << 20)
+
+    def block(self) -> bytes:
+        self._need(2)
+        self._need(2 + self.buf[1] - ord("0"))
+        hlen, n = parse_block_header(self.buf[:2 + self.buf[1] - ord("0")])
+        self._need(hlen + n + 1)
+        out, self.buf = self.buf[hlen:hlen + n], self.buf[hlen + n + 1:]
+        return out
+
+    def error(self):
+        return protocol.parse_error(self.query("SYST:ERR?"))
+
+
+def _block_cmd(header: str, obj) -> bytes:
+    h, arrays = wire.encode(obj)
+    return header.encode() + b" " + encode_block(named_arrays.pack(h, arrays)) + b"\n"
+
+
+def test_identity_and_system_queries(board):
+    c = Client(board)
+    assert c.query("*IDN?") == "hil-rig,BSS2-EMU,EMU-PROTO,emulator 0.1.0"
+    assert c.query("SYST:VERS?") == "1"
+    assert json.loads(c.query("SYST:LIM?"))["max_block_bytes"] == 1 << 20
+    assert c.query("CHIP:FAM?") == "bss2"
+    assert c.query("*idn?").startswith("hil-rig"), "headers are case-insensitive"
+    assert c.error() == (0, "No error")
+
+
+def test_malformed_commands_queue_errors_and_keep_the_connection(board):
+    c = Client(board)
+    c.send(b"BOGUS:CMD 1\n\xff\xfe\n\n")
+    c.send(b"CONF\n")                                   # needs a block
+    c.send(b"*RST #15hello\n")                          # takes none
+    c.send(b"X" * 5000 + b"\n")                          # line too long
+    assert [c.error()[0] for _ in range(6)] == [-113, -102, -102, -109, -108, -363]
+    assert c.query("*IDN?").startswith("hil-rig")
+
+
+def test_oversized_block_is_discarded_and_the_connection_stays_usable(board):
+    c = Client(board)
+    c.send(b"CONF " + encode_block(b"\n" * (2 << 20), limit=1 << 30) + b"\n")
+    code, message = c.error()
+    assert code == -223 and "exceeds the limit" in message
+    c.send(b"READ? " + encode_block(b"x" * (2 << 20), limit=1 << 30) + b"\n")
+    assert c.block() == b"", "a refused block query still gets its (empty) answer"
+    assert c.error()[0] == -223
+    assert c.query("*IDN?").startswith("hil-rig")
+
+
+def test_bad_payloads_are_refused_with_the_field_named(board):
+    c = Client(board)
+    c.send(b"CONF #15hello\n")
+    assert c.error()[0] == -161
+    w = np.zeros((128, 512), np.int8)
+    w[3, 4] = 100                                         # bypass client-side validation
+    c.send(b"CONF " + encode_block(named_arrays.pack({"type": "bss2.MacConfig", "fields": {}}, {"weights": w}))
+           + b"\n")
+    code, message = c.error()
+    assert code == -222 and "weights[3, 4]: 100 is outside the allowed range -63..63" in message
+    c.send(b"CONF " + encode_block(named_arrays.pack({"type": "os.system", "fields": {}}, {})) + b"\n")
+    assert "not a known type" in c.error()[1]
+
+
+def test_run_over_the_socket_equals_the_emulator(board):
+    rng = np.random.default_rng(5)
+    cfg = MacConfig(weights=rng.integers(-63, 64, (128, 512)))
+    stim = MacStimulus(inputs=rng.integers(0, 32, (20, 128)), num_sends=2)
+    c = Client(board)
+    c.send(_block_cmd("CONF", cfg))
+    assert c.error() == (0, "No error")
+    c.send(_block_cmd("READ?", stim))
+    meta, arrays = named_arrays.unpack(c.block())
+    out = wire.decode(meta, arrays).outputs
+    with hil.backend.open("emulator", serial="EMU-PROTO") as emu:
+        emu.configure(cfg)
+        np.testing.assert_array_equal(out, emu.run(stim).outputs)
+
+
+def test_fetch_without_run_is_error_102(board):
+    c = Client(board)
+    c.send(b"FETC?\n")
+    assert c.block() == b""
+    assert c.error()[0] == 102
+
+
+def test_lease_keeps_other_clients_out_and_expires(board):
+    owner, other = Client(board), Client(board)
+    owner.send(b"LOCK tok-A\n")
+    assert owner.error() == (0, "No error")
+    assert other.query("LOCK?") == "1"
+    other.send(b"LOCK tok-B\n")
+    assert other.error()[0] == 100
+    other.send(_block_cmd("CONF", MacConfig(weights=np.zeros((128, 512)))))
+    assert other.error()[0] == 100
+    assert other.query("*IDN?").startswith("hil-rig"), "queries stay open to everyone"
+    other.send(b"UNLOCK tok-B\n")
+    assert other.error()[0] == 101
+    time.sleep(0.7)                                       # lease_timeout is 0.5 s
+    other.send(b"LOCK tok-B\n")
+    assert other.error() == (0, "No error"), "a stale lease expires"
+    owner.send(b"RUN " + b"#10\n")
+    assert owner.error()[0] == 100
+
+
+def test_client_vanishing_mid_run_does_not_wedge_the_board(board):
+    c = Client(board)
+    c.send(_block_cmd("CONF", MacConfig(weights=np.ones((128, 512)))))
+    c.send(_block_cmd("READ?", MacStimulus(inputs=np.ones((4096, 128)))))
+    c.sock.close()                                        # gone before the answer
+    half = Client(board)
+    half.send(b"CONF #6100000" + b"x" * 10)               # and one that stops mid-block
+    half.sock.close()
+    d = Client(board)
+    assert d.query("*IDN?").startswith("hil-rig")
+    d.send(_block_cmd("CONF", MacConfig(weights=np.ones((128, 512)))))
+    assert d.error() == (0, "No error")
+
+
+def test_drop_after_n_commands():
+    with VirtualBoard(hil.backend.open("emulator"), port=0, link_faults=LinkFaults(drop_after=2)) as b:
+        c = Client(b)
+        assert c.query("*IDN?")
+        assert c.query("SYST:VERS?") == "1"
+        with pytest.raises(ConnectionError):
+            c.query("*IDN?")
+        assert Client(b).query("SYST:VERS?") == "1", "a new connection is served again"
