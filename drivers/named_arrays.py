@@ -31,8 +31,9 @@ def _dtype_str(a: np.ndarray) -> str:
     return dt.str
 
 
-def pack(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
-    """The payload for ``meta`` (JSON-able) and ``arrays`` (name -> numeric ndarray)."""
+def pack_parts(meta: dict, arrays: dict[str, np.ndarray]) -> list:
+    """The payload for ``meta`` (JSON-able) and ``arrays`` (name -> numeric ndarray),
+    as a list of buffers to send with scatter-gather I/O (no copy of the array data)."""
     if len(arrays) > MAX_ARRAYS:
         raise ProtocolError(-223, f"{len(arrays)} arrays exceed the limit of {MAX_ARRAYS}")
     entries, chunks, offset = [], [], 0
@@ -43,11 +44,11 @@ def pack(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
         dt = _dtype_str(a)
         if dt not in DTYPES:
             raise ProtocolError(-224, f"array {name!r} has dtype {a.dtype}; allowed: {DTYPES}")
-        data = np.ascontiguousarray(a, dtype=np.dtype(dt)).tobytes()
+        data = memoryview(np.ascontiguousarray(a, dtype=np.dtype(dt))).cast("B")
         entries.append({"name": name, "dtype": dt, "shape": list(a.shape), "offset": offset,
-                        "nbytes": len(data)})
+                        "nbytes": data.nbytes})
         chunks.append(data)
-        offset += len(data)
+        offset += data.nbytes
     try:
         header = json.dumps({"meta": meta, "arrays": entries}, allow_nan=False,
                             separators=(",", ":")).encode()
@@ -55,11 +56,16 @@ def pack(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
         raise ProtocolError(-224, f"header is not plain JSON: {exc}") from None
     if len(header) > MAX_HEADER_BYTES:
         raise ProtocolError(-223, f"JSON header of {len(header)} bytes exceeds {MAX_HEADER_BYTES}")
-    return b"".join([MAGIC, len(header).to_bytes(4, "little"), header, *chunks])
+    return [MAGIC + len(header).to_bytes(4, "little") + header, *chunks]
+
+
+def pack(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """The payload for ``meta`` and ``arrays`` as one bytes object."""
+    return b"".join(pack_parts(meta, arrays))
 
 
 def unpack(payload: bytes | memoryview) -> tuple[dict, dict[str, np.ndarray]]:
-    """(meta, arrays) from a payload; arrays are fresh, writable copies."""
+    """(meta, arrays) from a payload; arrays are read-only views of it (no copy)."""
     view = memoryview(payload)
     if len(view) < 8 or bytes(view[:4]) != MAGIC:
         raise ProtocolError(-161, f"payload does not start with {MAGIC!r}")
@@ -95,5 +101,7 @@ def unpack(payload: bytes | memoryview) -> tuple[dict, dict[str, np.ndarray]]:
         if nbytes != expected or off + nbytes > len(data):
             raise ProtocolError(-161, f"array {arrays_name!r}: {nbytes} bytes at {off} do not match "
                                       f"shape {shape} {dt} ({expected} bytes) in {len(data)} bytes of data")
-        arrays[arrays_name] = np.frombuffer(data[off:off + nbytes], dtype=dtype).reshape(shape).copy()
+        a = np.frombuffer(data[off:off + nbytes], dtype=dtype).reshape(shape)
+        a.setflags(write=False)
+        arrays[arrays_name] = a
     return header.get("meta", {}), arrays

@@ -46,13 +46,15 @@ def integer_array(field: str, value, *, lo: int, hi: int, dtype, shape=None, ndi
         if frac.any():
             idx = np.unravel_index(np.flatnonzero(frac)[0], a.shape)
             raise InvalidValue(field + _index(idx), f"{a[idx]} is not an integer; allowed: integers {lo}..{hi}")
-    out = (a < lo) | (a > hi)
-    if out.any():
-        idx = np.unravel_index(np.flatnonzero(out)[0], a.shape)
+    # min/max first: two fast reductions; the offending index only on failure.
+    within_type = np.issubdtype(a.dtype, np.integer) and np.iinfo(a.dtype).min >= lo and np.iinfo(a.dtype).max <= hi
+    if not within_type and (a.min() < lo or a.max() > hi):
+        idx = np.unravel_index(np.flatnonzero((a < lo) | (a > hi))[0], a.shape)
         v = a[idx]
         v = int(v) if float(v).is_integer() else v
         raise InvalidValue(field + _index(idx), f"{v} is outside the allowed range {lo}..{hi}")
-    result = np.ascontiguousarray(a.astype(dtype))
+    # Always a copy: a frozen config must not change when the caller's array does.
+    result = np.array(a, dtype=dtype, order="C", copy=True)
     result.setflags(write=False)
     return result
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from drivers import named_arrays, protocol
-from drivers.blocks import MAX_BLOCK_BYTES, encode_block
+from drivers.blocks import MAX_BLOCK_BYTES, block_header
 from drivers.errors import ProtocolError
 from emulator.bss2 import Faults, StuckBit
 
@@ -180,9 +180,12 @@ class VirtualBoard:
             pass
 
     @staticmethod
-    def _send(sock: socket.socket, answer: bytes) -> bool:
+    def _send(sock: socket.socket, answer) -> bool:
+        """Sends an answer (bytes, or a list of buffers: not joined) and its newline."""
+        if not isinstance(answer, list):
+            answer = [answer]
         try:
-            sock.sendall(answer + b"\n")
+            _sendmsg_all(sock, answer + [b"\n"])
             return True
         except OSError:             # the client is gone; its answer with it
             return False
@@ -301,11 +304,31 @@ class VirtualBoard:
             raise ProtocolError(102, "nothing to fetch: no RUN on this connection since the last fetch")
         readout, conn.readout = conn.readout, None
         header, arrays = wire.encode(readout)
-        return encode_block(named_arrays.pack(header, arrays), limit=self.max_block)
+        return _block_parts(named_arrays.pack_parts(header, arrays), self.max_block)
 
     def _read(self, conn, cmd):
         self._run(conn, cmd)
         return self._fetch(conn, cmd)
+
+
+def _sendmsg_all(sock: socket.socket, buffers: list) -> None:
+    """sendall() for a list of buffers, with scatter-gather I/O."""
+    parts = [memoryview(b).cast("B") for b in buffers]
+    while parts:
+        sent = sock.sendmsg(parts[:64])
+        while parts and sent >= parts[0].nbytes:
+            sent -= parts[0].nbytes
+            parts.pop(0)
+        if sent:
+            parts[0] = parts[0][sent:]
+
+
+def _block_parts(payload_parts: list, limit: int) -> list:
+    """A block answer as buffers: its header, then the payload's parts."""
+    length = sum(memoryview(p).nbytes for p in payload_parts)
+    if length > limit:
+        raise ProtocolError(-223, f"answer block of {length} bytes exceeds the limit of {limit} bytes")
+    return [block_header(length), *payload_parts]
 
 
 _HANDLERS = {
@@ -325,9 +348,11 @@ _HANDLERS = {
     "RUN": VirtualBoard._run,
     "FETC?": VirtualBoard._fetch,
     "READ?": VirtualBoard._read,
+    # A link test: the block comes back unchanged.
+    "SYST:ECHO?": lambda self, conn, cmd: _block_parts([cmd.block], self.max_block),
 }
-_TAKES_BLOCK = {"CONF", "RUN", "READ?"}
-_BLOCK_QUERIES = {"FETC?", "READ?"}
+_TAKES_BLOCK = {"CONF", "RUN", "READ?", "SYST:ECHO?"}
+_BLOCK_QUERIES = {"FETC?", "READ?", "SYST:ECHO?"}
 _NEED_LEASE = {"*RST", "CONF", "RUN", "FETC?", "READ?"}
 
 
