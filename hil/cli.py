@@ -330,6 +330,12 @@ def _parser() -> argparse.ArgumentParser:
                         "noisy-neuron=N:SIGMA, missing-codes=A-B[,..], drop-after=N, slow=SECONDS")
     r.add_argument("--lease-timeout", type=float, default=60.0, help="seconds before a quiet lease expires")
     r.add_argument("--max-block", type=_positive_int, default=64 * 1024 * 1024, help="largest block, bytes")
+
+    from .cli_boards import add_parser as add_boards_parser   # hil boards: the inventory's boards
+    add_boards_parser(sub, _command)
+
+    from .cli_accept import add_parser as add_accept_parser   # hil accept: acceptance and certificate
+    add_accept_parser(sub, _command, store_help)
     return p
 
 

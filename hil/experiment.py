@@ -12,16 +12,22 @@ from .errors import UnknownExperiment
 from .result import ExperimentResult, RunContext
 
 _EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {}
-_BUILTIN_MODULES = ("hil.bss2.experiments",)
+_BUILTIN_MODULES = ("hil.bss2.experiments", "hil.bss2.cadc_experiments")
 
 
-def experiment(name: str):
-    """Function decorator: registers an experiment ``f(backend, *, progress=False, **params)``."""
+def experiment(name: str, *, metrics: tuple[str, ...] | None = None):
+    """Function decorator: registers an experiment ``f(backend, *, progress=False, **params)``.
+
+    metrics: the names of every metric it reports, judged or not. Declared,
+    they let a specification file naming them be checked before anything runs,
+    and :func:`run` refuses a result whose metrics differ from them.
+    """
 
     def deco(f):
         if name in _EXPERIMENTS and _EXPERIMENTS[name] is not f:
             raise ValueError(f"experiment {name!r} is registered twice")
         f.experiment_name = name
+        f.metric_names = tuple(metrics) if metrics is not None else None
         _EXPERIMENTS[name] = f
         return f
 
@@ -55,6 +61,11 @@ def parameters(name: str) -> dict:
             if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}
 
 
+def metric_names(name: str) -> tuple[str, ...] | None:
+    """The metrics experiment ``name`` declares it reports (None: it declares none)."""
+    return getattr(get(name), "metric_names", None)
+
+
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -76,6 +87,10 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
         if store is not None:
             store.record_failure(name, context(backend, started), params, exc)
         raise
+    declared = getattr(f, "metric_names", None)
+    if declared is not None and [m.name for m in result.metrics] != list(declared):
+        raise RuntimeError(f"experiment {name} reported the metrics {[m.name for m in result.metrics]}, "
+                           f"not the ones it declares: {list(declared)}")
     result = result.with_context(context(backend, started))
     if store is not None:
         store.save(result)

@@ -239,8 +239,39 @@ def distance(result: ExperimentResult) -> Plot | None:
                 "inputs.", _png(fig))
 
 
+def code_density(result: ExperimentResult) -> Plot | None:
+    """Hits per ADC code over a ramp: the spread over channels, and the model's ideal ramp ADC."""
+    if "code_histogram" not in result.raw:
+        return None
+    h = np.asarray(result.raw["code_histogram"], np.float64)
+    if h.ndim != 2 or h.shape[1] == 0:
+        return None
+    codes = np.arange(h.shape[0])
+    lo, med, hi = np.percentile(h, [5, 50, 95], axis=1)
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    ax.fill_between(codes, lo, hi, step="mid", color="C0", alpha=0.25, lw=0, label="5–95 % of channels")
+    ax.step(codes, med, where="mid", color="C0", lw=1, label="median over channels")
+    ax.step(codes, h.min(axis=1), where="mid", color="C1", lw=0.8, label="fewest hits of any channel")
+    model = result.prediction.get("code_histogram")
+    if model is not None and np.size(model) == codes.size:
+        ax.step(codes, np.asarray(model, np.float64).ravel(), where="mid", **MODEL_STYLE)
+    # The end codes collect the overrange and dwarf the rest: scale to the inner codes.
+    inner = hi[1:-1] if codes.size > 2 else hi
+    ax.set_ylim(0, 1.5 * max(float(inner.max()), 1.0))
+    ax.set_xlim(-0.5, codes.size - 0.5)
+    ax.set_xlabel("ADC code")
+    ax.set_ylabel("hits")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", fontsize="small", ncols=2)
+    return Plot("code_histogram", "Code density over the ramp",
+                f"Hits per code over the ramp for each of {h.shape[1]} ADC channels (median, 5–95 % band and "
+                "the fewest hits of any channel); the line is the ideal ramp ADC. A missing code drops to "
+                "zero; the end codes collect the overrange (clipped).", _png(fig))
+
+
 PLOTS: tuple[Callable[[ExperimentResult], Plot | None], ...] = (
-    neuron_output, weight_sweep, input_sweep, noise, row_output, distance, gain)
+    neuron_output, weight_sweep, input_sweep, noise, row_output, distance, gain, code_density)
 """Every plot a report tries, in display order."""
 
 

@@ -28,3 +28,14 @@ def baseline_code_split(pattern: FixedPattern) -> tuple[np.ndarray, np.ndarray]:
     level = pattern.cadc_offset + pattern.cadc_slope * pattern.baseline
     whole = np.floor(level)
     return whole, level - whole
+
+
+def read_raw(pattern: FixedPattern, membrane: np.ndarray, code_map: np.ndarray) -> np.ndarray:
+    """Raw codes of a read of ``membrane`` ((k, 512), CADC LSB, absolute, noise included).
+
+    ``code_map[clip(floor(cadc_offset + cadc_slope * membrane), 0, 255)]`` as uint8,
+    in float64 (the CADC ramp mode is numpy, not the C core).
+    """
+    x = np.floor(pattern.cadc_offset + pattern.cadc_slope * membrane)
+    codes = np.clip(x, 0, g.CADC_CODES - 1).astype(np.intp)
+    return np.asarray(code_map, np.uint8)[codes]

@@ -1,4 +1,5 @@
-"""A virtual BrainScaleS-2-like chip: identity, fixed pattern, faults, and the MAC mode.
+"""A virtual BrainScaleS-2-like chip: identity, fixed pattern, faults, the MAC mode
+and the CADC ramp mode.
 
 The chip is the golden model of the silicon, not the analytical model. Its
 mismatch is drawn once from its serial; its temporal noise comes from a
@@ -7,7 +8,7 @@ result never depends on the batch size or the thread count.
 """
 import numpy as np
 
-from . import cadc, fixed_pattern, geometry as g, neuron, synapse_array, synapse_driver
+from . import cadc, capmem, fixed_pattern, geometry as g, neuron, synapse_array, synapse_driver
 from .faults import Faults
 from .identity import DEFAULT_SERIAL, serial_to_seed
 from .._native import ffi, lib
@@ -17,6 +18,9 @@ MODEL = "BSS2-EMU"
 """Model string of the virtual chip, as reported by ``*IDN?``."""
 
 _STREAM_MAC_READOUT = 0
+_STREAM_CADC_RAMP = 1
+_RAMP_CHUNK_SAMPLES = 1024
+"""Samples per piece of a CADC ramp run (bounds its float64 temporaries to a few MiB)."""
 
 
 class VirtualChip:
@@ -25,6 +29,7 @@ class VirtualChip:
     >>> chip = VirtualChip("EMU-0007")
     >>> chip.configure_mac(weights)        # (128, 512) int8, -63..63
     >>> out = chip.run_mac(inputs)         # (batch, 128) uint8, 0..31 -> (batch, 512) int8
+    >>> codes = chip.read_cadc_ramp(np.arange(1023, dtype=np.uint16), repeats=4)  # raw CADC codes
     """
 
     def __init__(self, serial: str = DEFAULT_SERIAL, *, ideal: bool = False,
@@ -107,14 +112,65 @@ class VirtualChip:
         key = lib.bss2_stream_key(self.seed, run, _STREAM_MAC_READOUT)
         return self._readout.run(self._weights, self._pulses, inputs, scale, key)
 
+    # -- the CADC ramp mode ------------------------------------------------------------
+
+    def read_cadc_ramp(self, levels: np.ndarray, repeats: int = 1) -> np.ndarray:
+        """CADC ramp mode: every neuron's resting level set from CapMem, read raw.
+
+        levels: (n,) uint16 CapMem levels 0..1022, set in turn on every neuron;
+        each is read ``repeats`` times (1..65536), n * repeats <= 65536 samples.
+        Returns (n * repeats, 512) uint8 raw CADC codes; row i is a read at
+        ``levels[i // repeats]``. See ``capmem`` for the map from level to
+        membrane; a dead neuron stays at its reset level whatever the CapMem
+        holds. Temporal noise: ``sigma_read`` (noisy-neuron faults included), from
+        the high half of the counter-based draw at (sample * 512 + neuron) of
+        stream 1 keyed by (chip seed, run counter), as in the MAC mode; the run
+        counter advances by one. Needs no MAC configuration.
+        """
+        if not isinstance(levels, np.ndarray) or levels.dtype != np.uint16 or levels.ndim != 1:
+            raise InvalidInput("levels", f"expected an (n,) uint16 array, got {_describe(levels)}")
+        if not 1 <= levels.size <= g.MAX_BATCH:
+            raise InvalidInput("levels", f"{levels.size} levels is outside 1..{g.MAX_BATCH}")
+        bad = np.flatnonzero(levels > capmem.LEVEL_MAX)
+        if bad.size:
+            raise InvalidInput(f"levels[{bad[0]}]", f"{int(levels[bad[0]])} is outside the allowed "
+                               f"range 0..{capmem.LEVEL_MAX}")
+        _check_scalar("repeats", repeats, 1, g.MAX_BATCH)
+        samples = levels.size * int(repeats)
+        if samples > g.MAX_BATCH:
+            raise InvalidInput("repeats", f"{levels.size} levels x {repeats} repeats = {samples} samples; "
+                               f"at most {g.MAX_BATCH} per run")
+        run = self.run_counter
+        self.run_counter += 1
+        key = lib.bss2_stream_key(self.seed, run, _STREAM_CADC_RAMP)
+        sample_levels = np.repeat(levels, int(repeats))
+        sigma = self._sigma_read()
+        noisy = bool((sigma != 0).any())
+        live = np.ones(g.NEURONS, bool)
+        live[list(self.faults.dead_neurons)] = False
+        code_map = cadc.code_map(self.faults.missing_codes)
+        out = np.empty((samples, g.NEURONS), np.uint8)
+        for s0 in range(0, samples, _RAMP_CHUNK_SAMPLES):
+            lv = sample_levels[s0:s0 + _RAMP_CHUNK_SAMPLES]
+            v = np.where(live, capmem.membrane(self.pattern, lv), self.pattern.baseline)
+            if noisy:
+                v = v + sigma * _read_noise(key, s0, lv.size)
+            out[s0:s0 + lv.size] = cadc.read_raw(self.pattern, v, code_map)
+        return out
+
+    def _sigma_read(self) -> np.ndarray:
+        """(512,) temporal noise of a membrane read, LSB, with the noisy-neuron faults added."""
+        sigma_read = np.array(self.pattern.sigma_read, np.float64)
+        for n, extra in self.faults.noisy_neurons:
+            sigma_read[n] = np.hypot(sigma_read[n], extra)
+        return sigma_read
+
     def _make_readout(self):
         p, f = self.pattern, self.faults
         whole, frac = cadc.baseline_code_split(p)
         dead = np.zeros(g.NEURONS, np.uint8)
         dead[list(f.dead_neurons)] = 1
-        sigma_read = p.sigma_read.copy()
-        for n, extra in f.noisy_neurons:
-            sigma_read[n] = np.hypot(sigma_read[n], extra)
+        sigma_read = self._sigma_read()
         arrays = dict(knee_pos=p.knee_pos, knee_neg=p.knee_neg, rail_pos=p.rail_pos,
                       rail_neg=p.rail_neg, sigma_read=sigma_read, sigma_base=p.sigma_base,
                       adc_frac=frac, cadc_slope=p.cadc_slope)
@@ -204,6 +260,19 @@ class _Readout:
         if status != 0:  # pragma: no cover - arguments are built above
             raise RuntimeError(f"bss2_mac_run refused its arguments (status {status})")
         return out
+
+
+def _read_noise(key: int, sample0: int, samples: int) -> np.ndarray:
+    """(samples, 512) standard normal deviates of samples sample0.. of stream ``key``.
+
+    The deviate of (sample, neuron) is made from the high half of the C core's
+    counter-based draw at counter sample * 512 + neuron (32-bit word 2 * counter),
+    so it depends only on (key, sample, neuron), never on how a run is split.
+    """
+    words = 2 * samples * g.NEURONS
+    buf = np.empty(words, np.float64)
+    lib.bss2_normal_fill(key, 2 * sample0 * g.NEURONS, words, ffi.from_buffer("double[]", buf))
+    return buf[::2].reshape(samples, g.NEURONS)
 
 
 def _ptr(ctype: str, a: np.ndarray):

@@ -67,6 +67,10 @@ class FixedPattern:
     """(512,) slope of each CADC channel, codes per LSB."""
     tau_leak: float
     """Residual membrane leak time constant in MAC mode, seconds (inf: no leak)."""
+    capmem_offset: np.ndarray
+    """(512,) offset of each neuron's CapMem-set resting level, CADC LSB (CADC ramp mode)."""
+    capmem_gain: np.ndarray
+    """(512,) slope of each neuron's CapMem-to-membrane map, relative (CADC ramp mode)."""
 
 
 def _frozen(a) -> np.ndarray:
@@ -115,6 +119,10 @@ def draw(seed: int) -> FixedPattern:
         cadc_offset=_frozen(1.5 * rng.standard_normal(n)),
         cadc_slope=_frozen(1.0 + 0.015 * rng.standard_normal(n)),
         tau_leak=float(4e-3 * (1.0 + 0.1 * rng.standard_normal())),
+        # Drawn last, so that every earlier draw (and so every chip drawn before
+        # the CADC ramp mode existed) keeps its values.
+        capmem_offset=_frozen(1.0 * rng.standard_normal(n)),
+        capmem_gain=_frozen(1.0 + 0.01 * rng.standard_normal(n)),
     )
 
 
@@ -140,4 +148,6 @@ def ideal() -> FixedPattern:
         cadc_offset=_frozen(np.zeros(n)),
         cadc_slope=_frozen(np.ones(n)),
         tau_leak=float("inf"),
+        capmem_offset=_frozen(np.zeros(n)),
+        capmem_gain=_frozen(np.ones(n)),
     )

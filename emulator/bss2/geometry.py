@@ -25,3 +25,8 @@ FPGA_CYCLE_S = 1.0 / FPGA_CLOCK_HZ
 NUM_SENDS_MAX = 1024                  # repetitions of one input vector in a run
 WAIT_BETWEEN_EVENTS_MAX = 4095        # FPGA cycles between two events
 MAX_BATCH = 65536                     # input vectors in one run
+
+# CapMem and the CADC ramp mode (see emulator/bss2/capmem.py)
+CAPMEM_LEVEL_MAX = 1022               # 10-bit CapMem cell, 0..1022
+CADC_RAMP_LEVEL_AT_ZERO = 128         # CapMem level that puts a nominal membrane at the bottom of code 0
+CADC_RAMP_LEVELS_PER_CODE = 3         # CapMem levels per CADC code on a nominal neuron

@@ -2,6 +2,8 @@
 
 >>> backend = hil.backend.open("board", resource="TCPIP::127.0.0.1::5025::SOCKET")
 """
+import dataclasses
+
 from drivers.board import BoardDriver
 
 from .. import wire
@@ -39,6 +41,11 @@ class BoardBackend(Backend):
 
     def info(self) -> DeviceInfo:
         return self._info
+
+    def identity(self) -> dict:
+        """vendor, model, serial, firmware as the board answers ``*IDN?`` now."""
+        self._check_open()
+        return dataclasses.asdict(self.driver.identity())
 
     def _encode(self, obj):
         if not hasattr(type(obj), "wire_name"):

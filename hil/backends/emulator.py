@@ -5,7 +5,7 @@ from emulator.bss2 import geometry as g
 from emulator.errors import InvalidInput
 
 from ..backend import Backend, DeviceInfo, register
-from ..bss2.types import FAMILY, MacConfig, MacReadout, MacStimulus
+from ..bss2.types import FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus
 from ..errors import InvalidValue
 
 
@@ -31,7 +31,8 @@ class EmulatorBackend(Backend):
     injected :class:`emulator.bss2.Faults`.
     """
 
-    MODES = ("mac",)
+    MODES = ("mac", "cadc")
+    """'mac': MacConfig + MacStimulus -> MacReadout; 'cadc': CadcRamp -> CadcCodes (no config)."""
 
     def __init__(self, serial: str = DEFAULT_SERIAL, ideal: bool = False, faults: Faults = Faults()):
         super().__init__()
@@ -56,12 +57,21 @@ class EmulatorBackend(Backend):
         self._check_open()
         self.chip.reset()
 
-    def run(self, stimulus) -> MacReadout:
+    def identity(self) -> dict:
+        """vendor, model, serial, firmware: what a virtual board of this chip answers to ``*IDN?``."""
+        from ..virtual_board import VENDOR
+
+        i = self.info()
+        return {"vendor": VENDOR, "model": i.model, "serial": i.serial, "firmware": i.firmware}
+
+    def run(self, stimulus) -> MacReadout | CadcCodes:
         self._check_open()
-        if not isinstance(stimulus, MacStimulus):
-            raise self._unsupported(stimulus, self.MODES)
         try:
-            out = self.chip.run_mac(stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events)
+            if isinstance(stimulus, MacStimulus):
+                return MacReadout(outputs=self.chip.run_mac(
+                    stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events))
+            if isinstance(stimulus, CadcRamp):
+                return CadcCodes(codes=self.chip.read_cadc_ramp(stimulus.levels, stimulus.repeats))
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
-        return MacReadout(outputs=out)
+        raise self._unsupported(stimulus, self.MODES)

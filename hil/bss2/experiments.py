@@ -16,6 +16,7 @@ from emulator.bss2 import geometry as g
 from emulator.bss2.fixed_pattern import row_distance
 
 from .. import statistics
+from ..errors import InvalidValue
 from ..experiment import experiment
 from ..result import ExperimentResult, Metric
 from ..validation import integer
@@ -30,6 +31,12 @@ def _run(backend, weights: np.ndarray, inputs: np.ndarray, num_sends: int, wait:
     backend.configure(MacConfig(weights=weights))
     readout = backend.run(MacStimulus(inputs=inputs, num_sends=num_sends, wait_between_events=wait))
     return readout.outputs.astype(np.int64)
+
+
+def index_list(indices: np.ndarray, most: int = 10) -> str:
+    """Indices as short text: the first ``most``, then how many more."""
+    shown = ", ".join(str(int(i)) for i in indices[:most])
+    return shown + (f" and {indices.size - most} more" if indices.size > most else "")
 
 
 def _column_weights(rows: slice | int, value: int) -> np.ndarray:
@@ -103,7 +110,9 @@ def _linear_range(fit_value: np.ndarray, y: np.ndarray, threshold: float) -> np.
     return ranges
 
 
-@experiment("bss2.mac_linearity")
+@experiment("bss2.mac_linearity", metrics=(
+    "gain_median_rel_error", "weight_residual_rms_max", "input_residual_rms_max", "linear_range_min",
+    "input_inl", "r2_min", "gain_spread", "sign_asymmetry_median"))
 def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row: int = 0,
                   num_sends: int = 100, repeats: int = 8, spec: MacSpec = DEFAULT_SPEC,
                   progress: bool = False) -> ExperimentResult:
@@ -194,7 +203,7 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     )
 
 
-@experiment("bss2.mac_noise")
+@experiment("bss2.mac_noise", metrics=("noise_rel_error", "noise_max", "non_normal_neurons", "noise_min"))
 def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
               num_sends: int = 1, repeats: int = 200, spec: MacSpec = DEFAULT_SPEC,
               progress: bool = False) -> ExperimentResult:
@@ -238,14 +247,23 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     )
 
 
-@experiment("bss2.mac_fixed_pattern")
+@experiment("bss2.mac_fixed_pattern", metrics=(
+    "neuron_spread", "row_spread", "distance_slope", "dead_neurons", "distance_correlation",
+    "neuron_output_mean"))
 def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
                       repeats: int = 20, row_input: int = 31, row_weight: int = 63, row_sends: int = 20,
                       small_input: int = 2, small_sends: int = 1, spec: MacSpec = DEFAULT_SPEC,
                       progress: bool = False) -> ExperimentResult:
     """Spread across neurons (the seed's fixed input and weight), spread across rows
     (one row at a time), and the correlation of the output with the distance of a
-    neuron's synapses from the drivers at a small input."""
+    neuron's synapses from the drivers at a small input.
+
+    Dead neurons: a neuron that does not integrate reads only noise at the
+    seed's input, a mean of 0 +- sqrt(noise_max^2 / repeats + 1/12) LSB. A neuron
+    whose mean stays below that bound (two-sided, Bonferroni over 512 neurons at
+    1e-3) is counted dead; the bound must be under half the model's output, or
+    the input is too small to tell dead from live neurons.
+    """
     input_value = integer("input_value", input_value, lo=1, hi=g.ACTIVATION_MAX)
     weight_value = integer("weight_value", weight_value, lo=1, hi=g.SIGNED_WEIGHT_MAX)
     rows = integer("rows", rows, lo=1, hi=g.MAC_INPUTS)
@@ -256,6 +274,12 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     small_input = integer("small_input", small_input, lo=1, hi=g.ACTIVATION_MAX)
     small_sends = integer("small_sends", small_sends, lo=1, hi=g.NUM_SENDS_MAX)
     model = spec.model
+    pred_neuron = model.predict(np.full(rows, input_value), np.full((rows, 1), weight_value), 1)[0]
+    dead_threshold = statistics.deviation_limit(np.sqrt(_point_variance(spec, repeats)), n_tests=N)
+    if dead_threshold >= pred_neuron / 2:
+        raise InvalidValue("input_value", f"the model's output at input {input_value} on {rows} rows, weight "
+                           f"{weight_value} is {pred_neuron} LSB, too small to tell a dead neuron (mean "
+                           f"below {dead_threshold:.2f} LSB) from a live one; raise the input, rows or weight")
     steps = tqdm(total=3, desc="fixed pattern", disable=not progress, leave=False)
 
     # Across neurons: the seed's example.
@@ -264,6 +288,7 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     steps.update()
     per_neuron = neuron_output.mean(axis=0)
     neuron_spread = float(per_neuron.std() / abs(per_neuron.mean()))
+    dead = np.flatnonzero(per_neuron < dead_threshold)
 
     # Across rows: one-hot inputs, each row (driver) alone on every neuron.
     x_rows = np.zeros((g.MAC_INPUTS * repeats, g.MAC_INPUTS), np.uint8)
@@ -287,7 +312,6 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     else:            # a device without mismatch has no pattern to correlate
         corr, slope = 0.0, 0.0
 
-    pred_neuron = model.predict(np.full(rows, input_value), np.full((rows, 1), weight_value), 1)[0]
     pred_row = model.predict([row_input], [[row_weight]], row_sends)[0]
     pred_small = model.predict(np.full(g.MAC_INPUTS, small_input),
                                np.full((g.MAC_INPUTS, 1), g.SIGNED_WEIGHT_MAX), small_sends)[0]
@@ -300,6 +324,10 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
                       f"{row_input}, weight {row_weight}, {row_sends} sends"),
         Metric("distance_slope", slope, spec.distance_slope_max, "abs<=", SPEC_SOURCE,
                detail="relative change of the output from next to the drivers to the far edge, small input"),
+        Metric("dead_neurons", dead.size, spec.dead_neurons_max, "<=", SPEC_SOURCE, "neurons",
+               detail=f"neurons whose mean output at the seed's input stays below {dead_threshold:.2f} LSB "
+                      f"({dead_threshold / pred_neuron:.1%} of the model's {pred_neuron} LSB), the bound of "
+                      f"a neuron that reads only noise" + (f": {index_list(dead)}" if dead.size else "")),
         Metric("distance_correlation", corr,
                detail="Pearson r between a neuron's relative output at small input and its distance"),
         Metric("neuron_output_mean", float(per_neuron.mean()), unit="LSB",
@@ -316,11 +344,12 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
                     "row_output": np.full(g.MAC_INPUTS, float(pred_row)),
                     "small_output": np.full(N, float(pred_small))},
         metrics=metrics,
-        summary={"neuron_spread": neuron_spread, "row_spread": row_spread, "distance_correlation": corr},
+        summary={"neuron_spread": neuron_spread, "row_spread": row_spread, "distance_correlation": corr,
+                 "dead_neurons": [int(n) for n in dead], "dead_threshold": dead_threshold},
     )
 
 
-@experiment("bss2.mac_gain")
+@experiment("bss2.mac_gain", metrics=("gain_rel_error", "noise_rel_error", "fit_residual_rms"))
 def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
              spec: MacSpec = DEFAULT_SPEC, progress: bool = False) -> ExperimentResult:
     """Gain and noise the way hxtorch's ``measure_mock_parameter`` does it.

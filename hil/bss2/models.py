@@ -94,6 +94,27 @@ class MacSpec:
     """Largest allowed relative output change from next to the drivers to the far edge."""
     input_inl_max: float = 0.03
     """Largest allowed deviation from linearity over the input sweep, relative to full scale."""
+    dead_neurons_max: int = 0
+    """A healthy chip has no dead neuron (one that does not integrate)."""
 
 
 DEFAULT_SPEC = MacSpec()
+
+
+@dataclass(frozen=True)
+class CadcRampModel:
+    """The CADC as an ideal ramp ADC, read in the CADC ramp mode.
+
+    A neuron at rest on CapMem level l (0..1022) reads
+    ``clamp(floor((l - 128) / 3), 0, 255)``: one code per 3 levels, and a full
+    ramp overdrives both ends of the 8-bit range (docs/chip_model.md).
+    """
+
+    def codes(self, levels) -> np.ndarray:
+        """The ideal code of each CapMem level (int64, same shape)."""
+        lv = np.asarray(levels, np.int64)
+        return np.clip((lv - g.CADC_RAMP_LEVEL_AT_ZERO) // g.CADC_RAMP_LEVELS_PER_CODE, 0, g.CADC_CODES - 1)
+
+    def histogram(self, levels, repeats: int = 1) -> np.ndarray:
+        """(256,) hits per code of one channel over ``levels``, each read ``repeats`` times."""
+        return np.bincount(self.codes(levels).ravel(), minlength=g.CADC_CODES) * int(repeats)

@@ -1,4 +1,6 @@
-"""bss2 MAC-mode Config, Stimulus and Readout: small frozen dataclasses of numpy arrays.
+"""bss2 Config, Stimulus and Readout types: small frozen dataclasses of numpy arrays.
+
+MAC mode: MacConfig, MacStimulus, MacReadout. CADC ramp mode: CadcRamp, CadcCodes.
 
 They validate at construction (see :mod:`hil.validation`) and convert to and
 from named arrays plus a JSON header (:mod:`hil.wire`).
@@ -78,3 +80,47 @@ class MacReadout:
         object.__setattr__(self, "outputs", validation.integer_array(
             "outputs", self.outputs, lo=g.OUTPUT_MIN, hi=g.OUTPUT_MAX, dtype=np.int8,
             shape=(None, g.MAC_OUTPUTS)))
+
+
+@wire_type("bss2.CadcRamp")
+@dataclass(frozen=True, eq=False)
+class CadcRamp:
+    """CADC ramp mode: every neuron's resting level set from CapMem, read raw by the CADC.
+
+    A chip lab's code-density test of the ADC: each level is set on every
+    neuron in turn and read ``repeats`` times. The nominal neuron rests at
+    ``(level - 128) / 3`` CADC LSB, so a full ramp 0..1022 overdrives the
+    8-bit CADC at both ends (docs/chip_model.md). Needs no configuration.
+    """
+
+    levels: np.ndarray
+    """(n,) CapMem levels 0..1022 (10-bit cells), n >= 1."""
+    repeats: int = 1
+    """Reads per level, 1..65536; n * repeats <= 65536 samples."""
+
+    def __post_init__(self):
+        levels = validation.integer_array("levels", self.levels, lo=0, hi=g.CAPMEM_LEVEL_MAX,
+                                          dtype=np.uint16, shape=(None,))
+        object.__setattr__(self, "levels", levels)
+        repeats = validation.integer("repeats", self.repeats, lo=1, hi=g.MAX_BATCH)
+        if levels.size * repeats > g.MAX_BATCH:
+            raise InvalidValue("repeats", f"{levels.size} levels x {repeats} repeats = "
+                               f"{levels.size * repeats} samples; at most {g.MAX_BATCH} per run")
+        object.__setattr__(self, "repeats", repeats)
+
+    @property
+    def samples(self) -> int:
+        return self.levels.size * self.repeats
+
+
+@wire_type("bss2.CadcCodes")
+@dataclass(frozen=True, eq=False)
+class CadcCodes:
+    """Raw CADC codes of a ramp: row i was read at ``levels[i // repeats]``."""
+
+    codes: np.ndarray
+    """(samples, 512) uint8 codes 0..255, one column per neuron (CADC channel)."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "codes", validation.integer_array(
+            "codes", self.codes, lo=0, hi=g.CADC_CODES - 1, dtype=np.uint8, shape=(None, g.NEURONS)))
