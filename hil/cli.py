@@ -5,6 +5,10 @@
     hil demo                                                   # the MAC experiments + an HTML report
     hil report RUN_ID [RUN_ID ...] --out DIR                   # a report from stored runs
     hil experiments                                            # what can be run, with its parameters
+    hil serve --port 5025 --serial EMU-0007 [--fault ...]      # a virtual board (docs/protocol.md)
+    hil run bss2.mac_gain --backend board --resource TCPIP::127.0.0.1::5025::SOCKET
+    hil boards [--inventory inventory.toml]                    # probe the inventory's boards
+    hil accept --backend board --resource R | --board NAME     # acceptance certificate
 
 Exit codes: 0 every judged metric passed; 1 a metric failed (or, for
 ``demo``, an experiment failed or raised); 2 a usage or validation error (the
@@ -68,19 +72,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args) -> int:
     params = parse_settings(args.experiment, args.set)
-    store = _RunIds(ResultStore(args.store))
+    store = ResultStore(args.store)
     with backends.open(args.backend, **_backend_options(args)) as backend:
         try:
             result = experiments.run(args.experiment, backend, store=store, progress=True, **params)
         except Exception:
-            if store.last is not None:
-                print(f"the failure is stored as run {store.last} in {store.root}", file=sys.stderr)
+            if store.last_run_id is not None:
+                print(f"the failure is stored as run {store.last_run_id} in {store.root}", file=sys.stderr)
             raise
     if args.json:
         from .report import experiment_document   # matplotlib and jinja2 only when needed
-        print(json.dumps(experiment_document(result, store.last), indent=2, allow_nan=False))
+        print(json.dumps(experiment_document(result, store.last_run_id), indent=2, allow_nan=False))
     else:
-        _print_result(result, store.last, store.root)
+        _print_result(result, store.last_run_id, store.root)
     return EXIT_PASS if result.verdict.passed else EXIT_FAIL
 
 
@@ -144,23 +148,6 @@ def _backend_options(args) -> dict:
     return options
 
 
-class _RunIds:
-    """Stands in for the store in :func:`hil.experiment.run` and remembers the run id."""
-
-    def __init__(self, store: ResultStore):
-        self.store = store
-        self.root = store.root
-        self.last: str | None = None
-
-    def save(self, result: ExperimentResult) -> str:
-        self.last = self.store.save(result)
-        return self.last
-
-    def record_failure(self, experiment, context, params, exc) -> str:
-        self.last = self.store.record_failure(experiment, context, params, exc)
-        return self.last
-
-
 def _print_result(result: ExperimentResult, run_id: str | None, root: Path) -> None:
     c = result.context
     where = f" on {c.backend} {c.serial}" if c is not None else ""
@@ -190,7 +177,7 @@ def cmd_demo(args) -> int:
     names = [n for n in experiments.names() if n.startswith(DEMO_PREFIX)]
     if not names:
         raise RigError(f"no experiments named {DEMO_PREFIX}*; registered: {experiments.names()}")
-    store = _RunIds(ResultStore(args.store))
+    store = ResultStore(args.store)
     results, run_ids, errors = [], [], 0
     with backends.open("emulator", **_backend_options(args)) as backend:
         info = backend.info()
@@ -200,11 +187,11 @@ def cmd_demo(args) -> int:
                 result = experiments.run(name, backend, store=store, progress=True)
             except (RigError, ValueError) as exc:
                 errors += 1
-                print(f"  {name:<28} ERROR {type(exc).__name__}: {exc}  (run {store.last})")
+                print(f"  {name:<28} ERROR {type(exc).__name__}: {exc}  (run {store.last_run_id})")
                 continue
             results.append(result)
-            run_ids.append(store.last)
-            print(f"  {name:<28} {result.verdict}  (run {store.last})")
+            run_ids.append(store.last_run_id)
+            print(f"  {name:<28} {result.verdict}  (run {store.last_run_id})")
     if not results:
         print("no experiment produced a result; no report written")
         return EXIT_FAIL

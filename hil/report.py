@@ -110,7 +110,7 @@ def render_html(results: Sequence[ExperimentResult], title: str,
     """The report page as one HTML string (plots embedded)."""
     run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
     sections = [_section(i, r, run_id) for i, (r, run_id) in enumerate(zip(results, run_ids))]
-    return _environment().get_template("report.html.j2").render(
+    return template_environment().get_template("report.html.j2").render(
         title=title,
         generated=generated or _utc_now(),
         software_version=__version__,
@@ -133,13 +133,13 @@ def _section(index: int, result: ExperimentResult, run_id: str | None) -> dict:
         "passed": v.passed,
         "context": list(context.items()),
         "params": [(k, _text(val)) for k, val in result.params.items()],
-        "metrics": [_metric_row(m) for m in result.metrics],
+        "metrics": [metric_row(m) for m in result.metrics],
         "summary": [(k, _text(val)) for k, val in result.summary.items()],
         "plots": plots_for(result),
     }
 
 
-def _metric_row(m: Metric) -> dict:
+def metric_row(m: Metric) -> dict:
     status = {True: "pass", False: "fail", None: "info"}[m.passed]
     return {
         "name": m.name,
@@ -173,7 +173,7 @@ def _text(value) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     # autoescape=True for every template: parameters and metric names come from
     # users and experiments, and must never become markup in the report.
     return jinja2.Environment(loader=jinja2.PackageLoader("hil", "templates"), autoescape=True,

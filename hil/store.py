@@ -113,6 +113,8 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
+        self.last_run_id: str | None = None
+        """The id of the run this store object saved last (for callers of hil.experiment.run)."""
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.root)!r})"
@@ -183,6 +185,7 @@ class ResultStore:
         fsync_dir(folder)
         fsync_dir(folder.parent)
         self._index_run(run_id, saved=document["saved"], **record)
+        self.last_run_id = run_id
         return run_id
 
     def _new_folder(self, run_id: str | None) -> tuple[str, Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..atomic import write_text_atomic
 from ..jsonable import to_json_value
-from ..report import _environment, _metric_row
+from ..report import template_environment, metric_row
 from ..report_plots import plots_for
 from ..result import Metric
 from .junit import junit_xml
@@ -126,14 +126,14 @@ def render_certificate(acceptance: Acceptance, *, plots: bool = True) -> str:
     a, spec = acceptance, acceptance.spec
     rows = []
     for j in a.judged:
-        row = _metric_row(j.metric)
+        row = metric_row(j.metric)
         row["name"] = j.key
         if j.error:
             row.update(status="fail", label="ERROR", value="—", detail=f"not measured: {j.error}")
         rows.append(row)
     reported = []
     for experiment, m in a.reported:
-        row = _metric_row(Metric(m.name, m.value, unit=m.unit, detail=m.detail))
+        row = metric_row(Metric(m.name, m.value, unit=m.unit, detail=m.detail))
         row["name"] = f"{experiment}.{m.name}"
         if m.judged:
             row["source"] = (f"not in {spec.label}; the experiment's own limit {m.comparison} {m.limit:.4g}: "
@@ -147,7 +147,7 @@ def render_certificate(acceptance: Acceptance, *, plots: bool = True) -> str:
             "plots": plots_for(r.result) if plots and r.result is not None else [],
         })
     i = a.identity
-    return _environment().get_template("certificate.html.j2").render(
+    return template_environment().get_template("certificate.html.j2").render(
         title=f"Acceptance certificate: {i.model} {i.serial}",
         verdict=a.verdict, passed=a.passed, failed=[j.key for j in a.failed],
         board=[("vendor", i.vendor), ("model", i.model), ("serial", i.serial), ("firmware", i.firmware),

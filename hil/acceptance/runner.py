@@ -140,22 +140,6 @@ def board_identity(backend) -> BoardIdentity:
                          backend=info.backend, family=info.family)
 
 
-class _RunIds:
-    """Stands in for the store in :func:`hil.experiment.run` and remembers the run id."""
-
-    def __init__(self, store):
-        self.store = store
-        self.last: str | None = None
-
-    def save(self, result: ExperimentResult) -> str:
-        self.last = self.store.save(result)
-        return self.last
-
-    def record_failure(self, experiment, context, params, exc) -> str:
-        self.last = self.store.record_failure(experiment, context, params, exc)
-        return self.last
-
-
 def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool = False,
                    on_run=None) -> Acceptance:
     """Runs every experiment of ``spec`` on ``backend`` and judges it.
@@ -173,11 +157,10 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
     started = experiments.now()
     runs, judged, reported = [], [], []
     for plan in spec.experiments:
-        ids = _RunIds(store) if store is not None else None
         params = dict(plan.params)
         t0 = time.monotonic()
         try:
-            result = experiments.run(plan.experiment, backend, store=ids, progress=progress, **params)
+            result = experiments.run(plan.experiment, backend, store=store, progress=progress, **params)
             error = ""
         except BOARD_ERRORS as exc:
             if isinstance(exc, InvalidValue) and exc.field in params:
@@ -185,7 +168,7 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
                 raise SpecError(spec.path, key_path("experiments", plan.experiment, exc.field),
                                 exc.problem) from None
             result, error = None, f"{type(exc).__name__}: {exc}"
-        run = ExperimentRun(plan.experiment, params, result, ids.last if ids else None,
+        run = ExperimentRun(plan.experiment, params, result, store.last_run_id if store is not None else None,
                             time.monotonic() - t0, error)
         runs.append(run)
         if result is None:
