@@ -13,18 +13,12 @@ With ``--board`` or ``--boards`` the session leases its board at first use
 (see docs/boards.md); tests that need virtual chips of their own (a serial,
 ``ideal=True``, faults) skip there, since a real board cannot become another chip.
 """
-import os
-import re
-import socket
-from pathlib import Path
-
 import pytest
 
 import hil
-from drivers.inventory import (Board, Inventory, InventoryError, UnknownBoard, default_inventory_path,
-                               is_resource, load_inventory)
-from drivers.pool import LeaseKeeper, NoFreeBoard, lease_any
+from drivers.inventory import Inventory
 from hil.errors import Unsupported
+from hil.pytest_boards import SessionBoard, board_pool
 from hil.store import ResultStore
 from hil.virtual_board import BoardProcess
 
@@ -53,90 +47,7 @@ def pytest_configure(config):
     name = config.getoption("--backend")
     if name not in hil.backend.available():
         raise pytest.UsageError(f"--backend {name!r} is not available; available: {hil.backend.available()}")
-    config.stash[_BOARD_POOL] = _board_pool(config)
-
-
-def _board_pool(config) -> Inventory | None:
-    """The boards this run may lease (``--board``: one; ``--boards``: the inventory), or None:
-    virtual boards. A bad option or inventory stops the run before any test (and any worker) starts."""
-    board, boards = config.getoption("--board"), config.getoption("--boards")
-    if board is None and boards is None:
-        return None
-    if config.getoption("--backend") != "board":
-        raise pytest.UsageError("--board and --boards select boards: they need --backend board")
-    path = Path(boards) if boards is not None else default_inventory_path()
-    try:
-        if board is None:
-            return load_inventory(path)
-        if is_resource(board):
-            # A resource is used as it is; if an inventory knows it, its serial is checked too.
-            known = load_inventory(path) if boards is not None or path.exists() else Inventory([])
-            found = next((b for b in known if b.resource == board), Board.from_resource(board))
-            return Inventory([found], path=known.path)
-        return Inventory([load_inventory(path).find(board)], path=path)
-    except (InventoryError, UnknownBoard) as exc:
-        which = "--board" if board is not None else "--boards"
-        raise pytest.UsageError(f"{which}: {exc}") from None
-
-
-def _worker(config) -> tuple[str, int, int]:
-    """(worker id, index, worker count): pytest-xdist's ``gw<N>``, or ``master`` without xdist.
-    Read where xdist's own ``worker_id`` fixture reads it, so session fixtures need no request."""
-    info = getattr(config, "workerinput", None)
-    if info is None:
-        return "master", 0, 1
-    wid = info["workerid"]
-    index = int(wid[2:]) if re.fullmatch(r"gw\d+", wid) else 0
-    return wid, index, int(info.get("workercount", 1))
-
-
-def _lease_token(worker: str) -> str:
-    """``pytest-<worker>-<host>-<pid>``: unique per session, and says whose it is (protocol: 1..64 of
-    [A-Za-z0-9_.-])."""
-    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])[:20]
-    return f"pytest-{worker}-{host}-{os.getpid()}"[:64]
-
-
-class _SessionBoard:
-    """The board this session leased from the pool: taken at first use, kept alive (the lease
-    would expire while tests that need no board run), released at the end of the session."""
-
-    def __init__(self, config, pool: Inventory):
-        self.pool = pool
-        self.worker, self.index, self.workers = _worker(config)
-        self.token = _lease_token(self.worker)
-        self.board: Board | None = None
-        self._keeper: LeaseKeeper | None = None
-        self._failure: str | None = None
-
-    def describe(self) -> str:
-        if self.board is None and len(self.pool) > 1:
-            return f"one of {self.pool.path}"
-        b = self.board or self.pool.boards[0]
-        return b.resource if b.name == b.resource else f"{b.name}, {b.resource}"
-
-    def get(self) -> Board:
-        if self._failure is not None:
-            pytest.fail(self._failure, pytrace=False)
-        if self.board is None:
-            try:
-                board, driver = lease_any(self.pool, self.token, start=self.index)
-            except NoFreeBoard as exc:
-                hint = ""
-                if self.workers > len(self.pool):
-                    hint = (f" ({self.workers} workers for {len(self.pool)} board(s): "
-                            f"run with -n {len(self.pool)} or fewer, or add boards)")
-                self._failure = f"{self.worker} could not lease a board: {exc}{hint}"
-            if self._failure is not None:     # failed outside the except: no chained traceback
-                pytest.fail(self._failure, pytrace=False)
-            self._keeper = LeaseKeeper(driver, self.token)
-            self.board = board
-        return self.board
-
-    def release(self) -> None:
-        if self._keeper is not None:
-            self._keeper.close()
-            self._keeper = None
+    config.stash[_BOARD_POOL] = board_pool(config)
 
 
 def _options(config, **extra) -> dict:
@@ -167,7 +78,7 @@ def open_backend(pytestconfig, backend_name):
     """
     opened, processes = [], []
     pool = pytestconfig.stash[_BOARD_POOL]
-    session_board = _SessionBoard(pytestconfig, pool) if pool is not None else None
+    session_board = SessionBoard(pytestconfig, pool) if pool is not None else None
 
     def factory(**options):
         options = _options(pytestconfig, **options)
