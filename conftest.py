@@ -16,11 +16,10 @@ With ``--board`` or ``--boards`` the session leases its board at first use
 import pytest
 
 import hil
-from drivers.inventory import Inventory
 from hil.errors import Unsupported
 from hil.pytest_boards import SessionBoard, board_pool
 from hil.store import ResultStore
-from hil.virtual_board import BoardProcess
+from hil.board_process import BoardProcess
 
 
 def pytest_addoption(parser):

@@ -251,7 +251,8 @@ def cmd_experiments(args) -> int:
 # --- hil serve -------------------------------------------------------------------
 
 def cmd_serve(args) -> int:
-    from .virtual_board import VirtualBoard, parse_faults
+    from .board_faults import parse_faults
+    from .virtual_board import VirtualBoard
 
     chip_faults, link_faults = parse_faults(args.fault)
     options = _backend_options(args)

@@ -12,74 +12,17 @@ import socket
 import socketserver
 import threading
 import time
-from dataclasses import dataclass
 
 from drivers import named_arrays, protocol
 from drivers.blocks import MAX_BLOCK_BYTES, block_header
 from drivers.errors import ProtocolError
-from emulator.bss2 import Faults, StuckBit
 
 from . import wire
 from .backend import Backend
+from .board_faults import LinkFaults
 from .errors import InvalidValue, Unsupported
 
 VENDOR = "hil-rig"
-
-
-@dataclass(frozen=True)
-class LinkFaults:
-    """Faults of the board's link rather than of its chip."""
-
-    drop_after: int | None = None
-    """The board drops a connection when it receives command N + 1 on it."""
-    slow_s: float = 0.0
-    """Delay before every answer, seconds."""
-
-
-def parse_faults(specs: list[str]) -> tuple[Faults, LinkFaults]:
-    """Chip and link faults from ``--fault`` options.
-
-    dead-neuron=N[,N...]  stuck-bit=H:ROW:COL:BIT:VALUE  noisy-neuron=N:SIGMA
-    missing-codes=A-B|A[,..]  drop-after=N  slow=SECONDS
-    """
-    dead, stuck, noisy, missing = [], [], [], []
-    drop, slow = None, 0.0
-    for spec in specs:
-        name, _, value = spec.partition("=")
-        try:
-            if name == "dead-neuron":
-                dead += [int(v) for v in value.split(",")]
-            elif name == "stuck-bit":
-                h, r, c, b, v = (int(p) for p in value.split(":"))
-                stuck.append(StuckBit(h, r, c, b, v))
-            elif name == "noisy-neuron":
-                n, sigma = value.split(":")
-                noisy.append((int(n), float(sigma)))
-            elif name == "missing-codes":
-                for part in value.split(","):
-                    lo, _, hi = part.partition("-")
-                    missing += list(range(int(lo), int(hi or lo) + 1))
-            elif name == "drop-after":
-                drop = int(value)
-                if drop < 0:
-                    raise ValueError
-            elif name == "slow":
-                slow = float(value)
-                if not 0 <= slow <= 60:
-                    raise ValueError
-            else:
-                raise InvalidValue("--fault", f"{spec!r}: unknown fault {name!r}; known: dead-neuron, "
-                                   "stuck-bit, noisy-neuron, missing-codes, drop-after, slow")
-        except ValueError as exc:
-            if isinstance(exc, InvalidValue):
-                raise
-            raise InvalidValue("--fault", f"{spec!r} is malformed; see `hil serve --help`") from None
-    try:
-        chip = Faults(dead_neurons=tuple(dead), stuck_bits=tuple(stuck), noisy_neurons=tuple(noisy),
-                      missing_codes=tuple(sorted(set(missing))))
-    except ValueError as exc:  # emulator.errors.InvalidInput
-        raise InvalidValue("--fault", str(exc)) from None
-    return chip, LinkFaults(drop_after=drop, slow_s=slow)
 
 
 class _Connection:
@@ -354,83 +297,3 @@ _HANDLERS = {
 _TAKES_BLOCK = {"CONF", "RUN", "READ?", "SYST:ECHO?"}
 _BLOCK_QUERIES = {"FETC?", "READ?", "SYST:ECHO?"}
 _NEED_LEASE = {"*RST", "CONF", "RUN", "FETC?", "READ?"}
-
-
-def fault_args(faults: Faults) -> list[str]:
-    """``--fault`` options that give a chip these faults (the inverse of :func:`parse_faults`)."""
-    args = []
-    if faults.dead_neurons:
-        args.append("dead-neuron=" + ",".join(map(str, faults.dead_neurons)))
-    args += [f"stuck-bit={s.hemisphere}:{s.row}:{s.column}:{s.bit}:{s.value}" for s in faults.stuck_bits]
-    args += [f"noisy-neuron={n}:{sigma!r}" for n, sigma in faults.noisy_neurons]
-    if faults.missing_codes:
-        args.append("missing-codes=" + ",".join(map(str, faults.missing_codes)))
-    return args
-
-
-class BoardProcess:
-    """``hil serve`` in a child process on a free loopback port (for fixtures and benchmarks).
-
-    >>> with BoardProcess(serial="EMU-0007") as proc:
-    ...     backend = hil.backend.open("board", resource=proc.resource)
-    """
-
-    def __init__(self, *, serial: str | None = None, ideal: bool = False, faults: Faults = Faults(),
-                 extra_args: tuple[str, ...] = (), start_timeout: float = 30.0):
-        import subprocess
-        import sys
-
-        cmd = [sys.executable, "-m", "hil", "serve", "--port", "0"]
-        if serial is not None:
-            cmd += ["--serial", serial]
-        if ideal:
-            cmd.append("--ideal")
-        for f in fault_args(faults):
-            cmd += ["--fault", f]
-        cmd += list(extra_args)
-        self.command = cmd
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.resource = self._wait_for_resource(start_timeout)
-
-    def _wait_for_resource(self, timeout: float) -> str:
-        import selectors
-
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if " listening on " in line:
-                # Keep draining its output, or a chatty server would block on a full pipe.
-                threading.Thread(target=self._drain, daemon=True).start()
-                return line.rsplit(" listening on ", 1)[1].strip()
-        self.close()
-        raise RuntimeError(f"`{' '.join(self.command)}` did not start: {''.join(seen)[-2000:]!r}")
-
-    def _drain(self) -> None:
-        try:
-            for _ in self.proc.stdout:
-                pass
-        except (OSError, ValueError):
-            pass
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -27,7 +27,7 @@ from hil.bss2.types import CadcRamp
 from hil.cli import main
 from hil.errors import InvalidValue
 from hil.store import ResultStore
-from hil.virtual_board import BoardProcess
+from hil.board_process import BoardProcess
 
 SPEC_PATH = default_spec_path()
 SPEC_TEXT = SPEC_PATH.read_text("utf-8")

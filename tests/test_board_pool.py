@@ -21,7 +21,8 @@ from drivers.board import BoardDriver
 from drivers.inventory import (Board, Inventory, InventoryError, UnknownBoard, load_inventory, probe)
 from drivers.pool import BoardSkipped, LeaseKeeper, NoFreeBoard, lease_any
 from hil.cli import main
-from hil.virtual_board import BoardProcess, VirtualBoard
+from hil.board_process import BoardProcess
+from hil.virtual_board import VirtualBoard
 
 pytestmark = pytest.mark.board
 

@@ -16,7 +16,8 @@ from drivers.blocks import encode_block, parse_block_header
 from drivers.errors import ProtocolError
 from hil import wire
 from hil.bss2 import MacConfig, MacStimulus
-from hil.virtual_board import LinkFaults, VirtualBoard, parse_faults
+from hil.board_faults import LinkFaults, parse_faults
+from hil.virtual_board import VirtualBoard
 
 
 # --- codec --------------------------------------------------------------------------

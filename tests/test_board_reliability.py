@@ -9,7 +9,9 @@ import hil.experiment
 from drivers.board import BoardDriver, BoardError, ConnectionLost, Reconnected, RunInterrupted
 from hil.bss2 import MacConfig, MacStimulus
 from hil.store import ResultStore
-from hil.virtual_board import BoardProcess, LinkFaults, VirtualBoard
+from hil.board_faults import LinkFaults
+from hil.board_process import BoardProcess
+from hil.virtual_board import VirtualBoard
 
 pytestmark = pytest.mark.board
 
