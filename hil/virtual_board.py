@@ -125,10 +125,11 @@ class VirtualBoard:
     @staticmethod
     def _send(sock: socket.socket, answer) -> bool:
         """Sends an answer (bytes, or a list of buffers: not joined) and its newline."""
-        if not isinstance(answer, list):
-            answer = [answer]
         try:
-            _sendmsg_all(sock, answer + [b"\n"])
+            if isinstance(answer, list):
+                _sendmsg_all(sock, answer + [b"\n"])
+            else:
+                sock.sendall(answer + b"\n")
             return True
         except OSError:             # the client is gone; its answer with it
             return False
