@@ -6,7 +6,7 @@
     hil report RUN_ID [RUN_ID ...] --out DIR                   # a report from stored runs
     hil experiments                                            # what can be run, with its parameters
     hil serve --port 5025 --serial EMU-0007 [--fault ...]      # a virtual board (docs/protocol.md)
-    hil run bss2.mac_gain --backend board --resource TCPIP::127.0.0.1::5025::SOCKET
+    hil run bss2.mac_gain --backend board --resource TCPIP::127.0.0.1::5025::SOCKET   # or --board NAME
     hil boards [--inventory inventory.toml]                    # probe the inventory's boards
     hil accept --backend board --resource R | --board NAME     # acceptance certificate
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from . import __version__
 from . import backend as backends
 from . import experiment as experiments
+from .cli_backend import add_backend_arguments, backend_selection, open_selected
 from .cli_tables import metrics_table, runs_table
 from .errors import InvalidValue, RigError
 from .result import ExperimentResult
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     params = parse_settings(args.experiment, args.set)
     store = ResultStore(args.store)
-    with backends.open(args.backend, **_backend_options(args)) as backend:
+    name, options = backend_selection(args)
+    with open_selected(name, options) as backend:
         try:
             result = experiments.run(args.experiment, backend, store=store, progress=True, **params)
         except Exception:
@@ -143,8 +145,6 @@ def _backend_options(args) -> dict:
         options["serial"] = args.serial
     if getattr(args, "ideal", False):
         options["ideal"] = True
-    if getattr(args, "resource", None) is not None:
-        options["resource"] = args.resource
     return options
 
 
@@ -281,10 +281,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = _command(sub, "run", cmd_run, "run one experiment, store it and print its verdict")
     r.add_argument("experiment", metavar="EXPERIMENT", help="registered name, see 'hil experiments'")
-    r.add_argument("--backend", default="emulator", help="backend to open (default: emulator)")
-    r.add_argument("--serial", help="serial of the device (emulator: the virtual chip's identity)")
-    r.add_argument("--ideal", action="store_true", help="no mismatch or noise (emulator)")
-    r.add_argument("--resource", help="VISA resource of a board, TCPIP::<host>::<port>::SOCKET (board)")
+    add_backend_arguments(r)
     r.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="set an experiment parameter (repeatable)")
     r.add_argument("--store", help=store_help)

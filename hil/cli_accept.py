@@ -12,16 +12,11 @@ A board is leased for the whole run. Exit code 0: the board passed; 1: it
 failed (a metric missed its limit, or an experiment could not run on it);
 2: a usage error (bad option, bad specification file, unreachable board).
 """
-import os
-import secrets
 import sys
 from pathlib import Path
 
-from drivers.errors import DriverError
-
-from . import backend as backends
 from .cli_tables import format_table, number
-from .errors import InvalidValue, RigError
+from .cli_backend import add_backend_arguments, backend_selection, open_selected
 from .store import ResultStore
 
 EXIT_PASS, EXIT_FAIL = 0, 1
@@ -33,14 +28,7 @@ def add_parser(sub, command, store_help: str) -> None:
     """Registers ``hil accept`` on the ``hil`` sub-parsers; ``command`` is hil.cli's ``_command``."""
     r = command(sub, "accept", cmd_accept,
                 "run the acceptance suite on one board against a specification and write its certificate")
-    r.add_argument("--backend", help="backend to open: board (the default with --resource or --board) or "
-                                     "emulator (the default otherwise: a virtual chip in this process)")
-    r.add_argument("--resource", help="VISA resource of the board, TCPIP::<host>::<port>::SOCKET")
-    r.add_argument("--board", metavar="NAME", help="a board of the inventory, by name (see 'hil boards')")
-    r.add_argument("--inventory", metavar="FILE",
-                   help="inventory file for --board (default: $HIL_INVENTORY, else ./inventory.toml)")
-    r.add_argument("--serial", help="emulator: the virtual chip's serial; board: the serial its *IDN? "
-                                    "must answer (else the board is refused)")
+    add_backend_arguments(r, ideal=False)
     r.add_argument("--spec", metavar="FILE",
                    help="specification file (default: specs/bss2-acceptance-v1.toml of this installation)")
     r.add_argument("--out", metavar="DIR",
@@ -54,10 +42,10 @@ def cmd_accept(args) -> int:
     from .cli import _fresh_dir, _timestamp
 
     spec = load_spec(args.spec if args.spec is not None else default_spec_path())
-    name, options = _backend(args, spec.family)
+    name, options = backend_selection(args, family=spec.family, token_prefix="hil-accept")
     store = ResultStore(args.store)
     print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
-    with _open(name, options) as backend:
+    with open_selected(name, options) as backend:
         i = backend.info()
         where = f" at {options['resource']}" if "resource" in options else ""
         print(f"board: {i.model} {i.serial} ({i.firmware}) on the {i.backend} backend{where}")
@@ -86,54 +74,3 @@ def _print_run(run) -> None:
     print(f"  {run.experiment:<28} {status}  ({run.seconds:.1f} s, run {run.run_id})", flush=True)
 
 
-def _backend(args, family: str) -> tuple[str, dict]:
-    """The backend name and its options from the command line."""
-    if args.resource is not None and args.board is not None:
-        raise InvalidValue("--board", "give a board by --board NAME or by --resource, not both")
-    if args.inventory is not None and args.board is None:
-        raise InvalidValue("--inventory", "is only used with --board NAME")
-    on_board = args.resource is not None or args.board is not None
-    name = args.backend or ("board" if on_board else "emulator")
-    if name != "board":
-        if on_board:
-            raise InvalidValue("--backend", f"{name!r} does not take --resource or --board; use --backend board")
-        return name, ({"serial": args.serial} if args.serial is not None else {})
-    options = {"token": f"hil-accept-{os.getpid()}-{secrets.token_hex(4)}"}
-    if args.board is not None:
-        from drivers.inventory import load_inventory
-
-        try:
-            board = load_inventory(args.inventory).find(args.board)
-        except DriverError as exc:        # no inventory, a bad one, or no such board
-            raise InvalidValue("--board", str(exc)) from None
-        if board.family is not None and board.family != family:
-            raise InvalidValue("--board", f"{board.name} is a {board.family} board; the specification judges "
-                                          f"{family} boards")
-        options["resource"] = board.resource
-        if args.serial is not None and board.serial is not None and args.serial != board.serial:
-            raise InvalidValue("--serial", f"{args.serial!r} is not the serial of {board.name} in the inventory "
-                                           f"({board.serial!r})")
-        expected = args.serial or board.serial
-    elif args.resource is not None:
-        options["resource"] = args.resource
-        expected = args.serial
-    else:
-        raise InvalidValue("--resource", "the board backend needs --resource TCPIP::<host>::<port>::SOCKET "
-                                         "or --board NAME")
-    if expected is not None:
-        options["expected_serial"] = expected
-    return name, options
-
-
-def _open(name: str, options: dict):
-    try:
-        return backends.open(name, **options)
-    except (DriverError, OSError) as exc:
-        if isinstance(exc, RigError):
-            raise
-        where = options.get("resource", name)
-        raise _Unreachable(f"cannot open {where}: {exc}") from None
-
-
-class _Unreachable(RigError, ConnectionError):
-    """The board could not be opened (a usage error for the command line: nothing was judged)."""

@@ -295,3 +295,24 @@ def test_demo_default_out_dir(tmp_path, monkeypatch, capsys):
     assert re.fullmatch(r"demo-\d{8}T\d{6}", report.name)
     assert (report / "report.html").is_file() and (report / "metrics.json").is_file()
     assert {r.serial for r in ResultStore(tmp_path / "store").runs()} == {"EMU-0003"}
+
+
+def test_run_on_a_board_of_the_inventory(tmp_path, capsys):
+    """`hil run --board NAME`: looked up in the inventory, leased, serial checked, stored as a board run."""
+    from hil.board_process import BoardProcess
+
+    with BoardProcess(serial="EMU-RUNB") as proc:
+        inv = tmp_path / "inventory.toml"
+        inv.write_text(f'[[board]]\nname = "b1"\nresource = "{proc.resource}"\nserial = "EMU-RUNB"\n'
+                       'family = "bss2"\n')
+        store = tmp_path / "store"
+        code = main(["run", "bss2.mac_gain", "--board", "b1", "--inventory", str(inv), "--store", str(store)])
+        assert code == 0, capsys.readouterr()
+        (record,) = ResultStore(store).runs()
+        assert (record.backend, record.serial, record.status) == ("board", "EMU-RUNB", "pass")
+        code = main(["run", "bss2.mac_gain", "--board", "b1", "--inventory", str(inv), "--serial", "OTHER",
+                     "--store", str(store)])
+        assert code == 2
+        assert "is not the serial of b1" in capsys.readouterr().err
+        assert main(["run", "bss2.mac_gain", "--board", "b1", "--ideal", "--inventory", str(inv)]) == 2
+        assert "--ideal" in capsys.readouterr().err
