@@ -18,6 +18,8 @@ IO_TIMEOUT_S = 30.0
 """How long a server waits for the rest of a started command."""
 TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a lease token may look like."""
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+"""Send and receive buffer both sides ask for (the kernel may cap it)."""
 EMPTY_BLOCK = b"#10"
 """The answer to a failed block query."""
 

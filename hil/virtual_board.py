@@ -93,6 +93,8 @@ class VirtualBoard:
 
     def _serve_connection(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
         conn = _Connection()
         reader = protocol.CommandReader(sock, max_block=self.max_block, io_timeout=self.io_timeout)
         while True:
