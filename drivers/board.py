@@ -21,7 +21,7 @@ import pyvisa
 from pyvisa import constants
 
 from . import named_arrays, protocol
-from .blocks import MAX_BLOCK_BYTES, encode_block, parse_block_header
+from .blocks import MAX_BLOCK_BYTES, block_header, encode_block, parse_block_header
 from .errors import DriverError, ProtocolError
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -182,10 +182,11 @@ class BoardDriver:
 
     # --- raw I/O --------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, *parts) -> None:
+        """One write of the parts and the terminating newline (joined once: blocks are large)."""
         if self._res is None:
             self._open()
-        self._res.write_raw(data + b"\n")
+        self._res.write_raw(b"".join([*parts, b"\n"]))
 
     def _read_line(self) -> str:
         return self._res.read()
@@ -336,25 +337,47 @@ class BoardDriver:
             return self._read_block()
         return self._exchange(fn, repeatable=True, what="SYST:ECHO?")
 
-    def _block_command(self, header: str, meta: dict, arrays: dict):
-        payload = named_arrays.pack(meta, arrays)
-        return header.encode() + b" " + encode_block(payload, limit=self.max_block)
+    def _block_command(self, header: str, meta: dict, arrays: dict) -> list:
+        """``<header> #<n><length><payload>`` as a list of buffers (the arrays are not copied)."""
+        parts = named_arrays.pack_parts(meta, arrays)
+        length = sum(memoryview(p).nbytes for p in parts)
+        if length > self.max_block:
+            raise ProtocolError(-223, f"block of {length} bytes exceeds the limit of {self.max_block} bytes")
+        return [header.encode() + b" " + block_header(length), *parts]
 
     def configure(self, meta: dict, arrays: dict) -> None:
         """Writes a configuration (named arrays + meta); raises BoardError if the board refuses it."""
         message = self._block_command("CONF", meta, arrays)
 
         def fn():
-            self._write(message + b"\nSYST:ERR?")
+            self._write(*message, b"\nSYST:ERR?")
             return self._read_line()
         self._raise_if_error(self._exchange(fn, repeatable=True, what="CONF"), "CONF")
+
+    def configure_and_read(self, conf_meta: dict, conf_arrays: dict, meta: dict,
+                           arrays: dict) -> tuple[dict, dict]:
+        """``configure`` then ``read`` in one round trip: CONF, its error check and READ?
+        go out in one write. The board refuses a READ? behind a refused CONF, so the
+        run never uses a stale configuration; the CONF's error is raised. Never repeated."""
+        message = [*self._block_command("CONF", conf_meta, conf_arrays), b"\nSYST:ERR?\n",
+                   *self._block_command("READ?", meta, arrays)]
+
+        def fn():
+            self._write(*message)
+            return self._read_line(), self._read_block()
+        conf_answer, payload = self._exchange(fn, repeatable=False, what="CONF + READ?")
+        self._raise_if_error(conf_answer, "CONF")
+        if not len(payload):
+            self._check("READ?")
+            raise ProtocolError(-200, "the board answered READ? with an empty block and no error")
+        return named_arrays.unpack(payload)
 
     def read(self, meta: dict, arrays: dict) -> tuple[dict, dict]:
         """Runs a stimulus and returns the readout (one ``READ?`` round trip). Never repeated."""
         message = self._block_command("READ?", meta, arrays)
 
         def fn():
-            self._write(message)
+            self._write(*message)
             return self._read_block()
         payload = self._exchange(fn, repeatable=False, what="READ?")
         if not len(payload):

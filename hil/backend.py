@@ -60,6 +60,12 @@ class Backend(abc.ABC):
     def run(self, stimulus):
         """Runs a family Stimulus on the configured device and returns its Readout."""
 
+    def configure_and_run(self, config, stimulus):
+        """``configure(config)`` then ``run(stimulus)``; a backend may do both in one
+        round trip (the board backend does)."""
+        self.configure(config)
+        return self.run(stimulus)
+
     def close(self) -> None:
         self._closed = True
 

@@ -31,6 +31,9 @@ class _Connection:
         self.token: str | None = None
         self.readout = None
         self.commands = 0
+        self.conf_refused = False
+        """The last CONF of this connection was refused: RUN and READ? wait for one that succeeds,
+        so that a READ? pipelined behind a refused CONF never runs on a stale configuration."""
 
 
 class VirtualBoard:
@@ -102,6 +105,8 @@ class VirtualBoard:
                 cmd = reader.read()
             except ProtocolError as exc:
                 conn.errors.push(exc.code, exc.message)
+                if exc.header == "CONF":
+                    conn.conf_refused = True
                 if exc.header is not None and exc.header.endswith("?"):
                     self._send(sock, protocol.EMPTY_BLOCK if exc.header in _BLOCK_QUERIES else b"")
                 continue
@@ -146,6 +151,8 @@ class VirtualBoard:
                 raise ProtocolError(-109, f"{cmd.header} needs a block argument")
             if not wants_block and cmd.block is not None:
                 raise ProtocolError(-108, f"{cmd.header} takes no block")
+            if cmd.header == "CONF":
+                conn.conf_refused = True         # until _conf succeeds
             if cmd.header in _NEED_LEASE:
                 self._check_lease(conn)
             return handler(self, conn, cmd)
@@ -227,6 +234,7 @@ class VirtualBoard:
             if reset is not None:
                 reset()
         conn.readout = None
+        conn.conf_refused = False
 
     # --- the chip -------------------------------------------------------------------
 
@@ -238,8 +246,12 @@ class VirtualBoard:
         config = self._decode(cmd.block)
         with self._chip_lock:
             self.backend.configure(config)
+        conn.conf_refused = False
 
     def _run(self, conn, cmd):
+        if conn.conf_refused:
+            raise ProtocolError(102, "the last CONF of this connection was refused; RUN and READ? wait "
+                                     "for a CONF that succeeds")
         stimulus = self._decode(cmd.block)
         conn.readout = None
         with self._chip_lock:

@@ -244,3 +244,21 @@ def test_drop_after_n_commands():
         with pytest.raises(ConnectionError):
             c.query("*IDN?")
         assert Client(b).query("SYST:VERS?") == "1", "a new connection is served again"
+
+
+def test_read_behind_a_refused_conf_never_runs_on_the_old_configuration(board):
+    """CONF, SYST:ERR? and READ? pipelined: when the CONF is refused, so is the READ?."""
+    c = Client(board)
+    c.send(_block_cmd("CONF", MacConfig(weights=np.ones((128, 512)))))
+    assert c.error() == (0, "No error")
+    bad = np.zeros((128, 512), np.int8)
+    bad[0, 0] = 99
+    c.send(b"CONF " + encode_block(named_arrays.pack({"type": "bss2.MacConfig", "fields": {}}, {"weights": bad}))
+           + b"\nSYST:ERR?\n" + _block_cmd("READ?", MacStimulus(inputs=np.ones((1, 128)))))
+    assert protocol.parse_error(c.line().decode())[0] == -222
+    assert c.block() == b"", "the READ? is refused, not run on the previous weights"
+    code, message = c.error()
+    assert code == 102 and "last CONF" in message
+    c.send(_block_cmd("CONF", MacConfig(weights=np.ones((128, 512)))))
+    c.send(_block_cmd("READ?", MacStimulus(inputs=np.ones((1, 128)))))
+    assert len(c.block()) > 0, "a CONF that succeeds lifts the refusal"

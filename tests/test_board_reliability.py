@@ -120,3 +120,19 @@ def test_validation_errors_over_the_wire_name_the_field():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             hil.bss2.mac(board, np.array([1, 4]), np.ones((2, 2)))
+
+
+def test_configure_and_run_is_one_round_trip_and_raises_the_conf_error():
+    with BoardProcess(serial="EMU-PIPE") as proc, hil.backend.open("board", resource=proc.resource) as board, \
+            hil.backend.open("emulator", serial="EMU-PIPE") as emu:
+        cfg = MacConfig(weights=rng.integers(-63, 64, (128, 512)))
+        stim = MacStimulus(inputs=rng.integers(0, 32, (8, 128)))
+        np.testing.assert_array_equal(board.configure_and_run(cfg, stim).outputs,
+                                      emu.configure_and_run(cfg, stim).outputs)
+        other = hil.backend.open("board", resource=proc.resource, token="holder")
+        try:
+            with pytest.raises(BoardError) as e:
+                board.configure_and_run(cfg, stim)
+            assert e.value.code == 100 and e.value.command == "CONF"
+        finally:
+            other.close()

@@ -63,6 +63,14 @@ class BoardBackend(Backend):
         meta, out = self.driver.read(header, arrays)
         return wire.decode(meta, out)
 
+    def configure_and_run(self, config, stimulus):
+        """Both in one round trip (docs/protocol.md: a READ? behind a refused CONF is refused)."""
+        self._check_open()
+        conf_header, conf_arrays = self._encode(config)
+        header, arrays = self._encode(stimulus)
+        meta, out = self.driver.configure_and_read(conf_header, conf_arrays, header, arrays)
+        return wire.decode(meta, out)
+
     def reset(self) -> None:
         self._check_open()
         self.driver.reset()

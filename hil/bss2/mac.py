@@ -45,11 +45,13 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
             c1 = min(c0 + g.MAC_OUTPUTS, cols)
             weights = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
             weights[:r1 - r0, :c1 - c0] = W[r0:r1, c0:c1]
-            backend.configure(MacConfig(weights=weights))
+            config = MacConfig(weights=weights)
             for b0 in range(0, batch, g.MAX_BATCH):
                 b1 = min(b0 + g.MAX_BATCH, batch)
-                readout = backend.run(MacStimulus(inputs=inputs[b0:b1], num_sends=num_sends,
-                                                  wait_between_events=wait_between_events))
+                stimulus = MacStimulus(inputs=inputs[b0:b1], num_sends=num_sends,
+                                       wait_between_events=wait_between_events)
+                # The first run of a block goes with its configuration (one round trip on a board).
+                readout = backend.configure_and_run(config, stimulus) if b0 == 0 else backend.run(stimulus)
                 total[b0:b1, c0:c1] += readout.outputs[:, :c1 - c0]
     # The digital sum of the partial results is clamped to int8, as on the real stack.
     out = np.clip(total, g.OUTPUT_MIN, g.OUTPUT_MAX)
