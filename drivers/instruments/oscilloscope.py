@@ -19,7 +19,7 @@ import pyvisa
 from pymeasure.instruments import Channel, Instrument
 
 from .errors import InvalidValueError, UnexpectedReplyError
-from .scpi import SCPIInstrument, in_range, one_of, reading, reply_in, scpi_number
+from .scpi import SCPIInstrument, choice_control, number_control, one_of, reply_in
 
 CHANNELS = (1, 2, 3, 4)
 """Analog input channels, numbered as on the front panel."""
@@ -138,31 +138,20 @@ class WaveformPreamble:
 class ScopeChannel(Channel):
     """One analog input of the :class:`Oscilloscope` (``scope.channels[2]`` or ``scope.ch_2``)."""
 
-    scale = Channel.control(
-        ":CHAN{ch}:SCAL?",
-        ":CHAN{ch}:SCAL %s",
+    scale = number_control(
+        Channel.control, ":CHAN{ch}:SCAL?", ":CHAN{ch}:SCAL %s",
         """Control the vertical scale (float): volts per division of the screen's 8 divisions.
 
         Unit: V/div. Range: 0.001 V/div to 10 V/div.""",
-        validator=in_range("channel scale", "V/div"),
-        values=(1e-3, 10.0),
-        set_process=scpi_number,
-        get_process=reading("channel scale"),
-        check_set_errors=True,
+        name="channel scale", unit="V/div", limits=(1e-3, 10.0),
     )
 
-    enabled = Channel.control(
-        ":CHAN{ch}:DISP?",
-        ":CHAN{ch}:DISP %d",
+    enabled = choice_control(
+        Channel.control, ":CHAN{ch}:DISP?", ":CHAN{ch}:DISP %d",
         """Control whether the channel is acquired and displayed (bool).
 
         Allowed: True, False.""",
-        validator=one_of("channel enabled"),
-        values=_ON_OFF,
-        map_values=True,
-        cast=int,
-        get_process=reply_in("channel enabled", _ON_OFF),
-        check_set_errors=True,
+        name="channel enabled", choices=_ON_OFF, cast=int,
     )
 
 
@@ -180,58 +169,36 @@ class Oscilloscope(SCPIInstrument):
     def __init__(self, adapter: Any, name: str = "Oscilloscope", **kwargs: Any):
         super().__init__(adapter, name, **kwargs)
 
-    timebase_scale = Instrument.control(
-        ":TIM:SCAL?",
-        ":TIM:SCAL %s",
+    timebase_scale = number_control(
+        Instrument.control, ":TIM:SCAL?", ":TIM:SCAL %s",
         """Control the horizontal scale (float): seconds per division of the screen's 10 divisions.
 
         Unit: s/div. Range: 1e-09 s/div to 50 s/div.""",
-        validator=in_range("timebase_scale", "s/div"),
-        values=(1e-9, 50.0),
-        set_process=scpi_number,
-        get_process=reading("timebase_scale"),
-        check_set_errors=True,
+        name="timebase_scale", unit="s/div", limits=(1e-9, 50.0),
     )
 
-    trigger_source = Instrument.control(
-        ":TRIG:SOUR?",
-        ":TRIG:SOUR %s",
+    trigger_source = choice_control(
+        Instrument.control, ":TRIG:SOUR?", ":TRIG:SOUR %s",
         """Control the edge trigger's source (int or str): a channel number or the rear input.
 
         Allowed: 1, 2, 3, 4, 'external'.""",
-        validator=one_of("trigger_source"),
-        values=TRIGGER_SOURCES,
-        map_values=True,
-        cast=str,
-        get_process=reply_in("trigger_source", TRIGGER_SOURCES),
-        check_set_errors=True,
+        name="trigger_source", choices=TRIGGER_SOURCES,
     )
 
-    trigger_level = Instrument.control(
-        ":TRIG:LEV?",
-        ":TRIG:LEV %s",
+    trigger_level = number_control(
+        Instrument.control, ":TRIG:LEV?", ":TRIG:LEV %s",
         """Control the edge trigger's threshold (float), in the source's input voltage.
 
         Unit: V. Range: -50 V to 50 V (the instrument may refuse a level off its screen).""",
-        validator=in_range("trigger_level", "V"),
-        values=(-50.0, 50.0),
-        set_process=scpi_number,
-        get_process=reading("trigger_level"),
-        check_set_errors=True,
+        name="trigger_level", unit="V", limits=(-50.0, 50.0),
     )
 
-    trigger_slope = Instrument.control(
-        ":TRIG:SLOP?",
-        ":TRIG:SLOP %s",
+    trigger_slope = choice_control(
+        Instrument.control, ":TRIG:SLOP?", ":TRIG:SLOP %s",
         """Control which crossing of the level triggers (str).
 
         Allowed: 'rising', 'falling', 'either'.""",
-        validator=one_of("trigger_slope"),
-        values=TRIGGER_SLOPES,
-        map_values=True,
-        cast=str,
-        get_process=reply_in("trigger_slope", TRIGGER_SLOPES),
-        check_set_errors=True,
+        name="trigger_slope", choices=TRIGGER_SLOPES,
     )
 
     acquisition_state = Instrument.measurement(
@@ -245,33 +212,21 @@ class Oscilloscope(SCPIInstrument):
         get_process=reply_in("acquisition_state", ACQUISITION_STATES),
     )
 
-    waveform_source = Instrument.control(
-        ":WAV:SOUR?",
-        ":WAV:SOUR %s",
+    waveform_source = choice_control(
+        Instrument.control, ":WAV:SOUR?", ":WAV:SOUR %s",
         """Control which channel ``:WAV:PRE?`` and ``:WAV:DATA?`` describe (int).
 
         Allowed: 1, 2, 3, 4.""",
-        validator=one_of("waveform_source"),
-        values=_CHANNEL_SOURCES,
-        map_values=True,
-        cast=str,
-        get_process=reply_in("waveform_source", _CHANNEL_SOURCES),
-        check_set_errors=True,
+        name="waveform_source", choices=_CHANNEL_SOURCES,
     )
 
-    waveform_format = Instrument.control(
-        ":WAV:FORM?",
-        ":WAV:FORM %s",
+    waveform_format = choice_control(
+        Instrument.control, ":WAV:FORM?", ":WAV:FORM %s",
         """Control the sample encoding of ``:WAV:DATA?`` (str): one signed byte or one signed
         little-endian 16-bit word per sample. The fetch decodes whatever the preamble announces.
 
         Allowed: 'int8', 'int16'.""",
-        validator=one_of("waveform_format"),
-        values=SAMPLE_FORMATS,
-        map_values=True,
-        cast=str,
-        get_process=reply_in("waveform_format", SAMPLE_FORMATS),
-        check_set_errors=True,
+        name="waveform_format", choices=SAMPLE_FORMATS,
     )
 
     waveform_preamble = Instrument.measurement(

@@ -233,3 +233,20 @@ class SCPIInstrument(Instrument):
             self.shutdown()
         finally:
             self.close()
+
+
+def number_control(control: Callable[..., Any], get_command: str, set_command: str, docs: str, *,
+                   name: str, unit: str, limits: tuple[float, float], **extra: Any) -> property:
+    """A real-number control: strict range (nothing clipped), full-precision set, checked
+    reading, and the error queue read after every setting. ``control`` is
+    ``Instrument.control`` or ``Channel.control``."""
+    return control(get_command, set_command, docs, validator=in_range(name, unit), values=limits,
+                   set_process=scpi_number, get_process=reading(name), check_set_errors=True, **extra)
+
+
+def choice_control(control: Callable[..., Any], get_command: str, set_command: str, docs: str, *,
+                   name: str, choices: Mapping[Any, Any], cast: type = str) -> property:
+    """An enumerated control through a value map: the key is set, the instrument's reply must
+    be one of the map's values, and the error queue is read after every setting."""
+    return control(get_command, set_command, docs, validator=one_of(name), values=choices,
+                   map_values=True, cast=cast, get_process=reply_in(name, choices), check_set_errors=True)

@@ -19,7 +19,7 @@ from typing import Any
 from pymeasure.instruments import Instrument
 
 from .errors import UnexpectedReplyError
-from .scpi import SCPIInstrument, in_range, one_of, reading, reply_in, scpi_number
+from .scpi import SCPIInstrument, choice_control, number_control, reading
 
 SOURCE_MODES = {"voltage": "VOLT", "current": "CURR"}
 """``source_mode`` values and the keywords the instrument uses for them."""
@@ -45,93 +45,61 @@ class SourceMeasureUnit(SCPIInstrument):
     def __init__(self, adapter: Any, name: str = "Source-measure unit", **kwargs: Any):
         super().__init__(adapter, name, **kwargs)
 
-    source_mode = Instrument.control(
-        ":SOUR:FUNC?",
-        ":SOUR:FUNC %s",
+    source_mode = choice_control(
+        Instrument.control, ":SOUR:FUNC?", ":SOUR:FUNC %s",
         """Control what is sourced (str): 'voltage' (then ``compliance_current`` limits the
         current) or 'current' (then ``compliance_voltage`` limits the voltage).
 
         Allowed: 'voltage', 'current'.""",
-        validator=one_of("source_mode"),
-        values=SOURCE_MODES,
-        map_values=True,
-        cast=str,
-        get_process=reply_in("source_mode", SOURCE_MODES),
-        check_set_errors=True,
+        name="source_mode", choices=SOURCE_MODES,
     )
 
-    source_voltage = Instrument.control(
-        ":SOUR:VOLT:LEV?",
-        ":SOUR:VOLT:LEV %s",
+    source_voltage = number_control(
+        Instrument.control, ":SOUR:VOLT:LEV?", ":SOUR:VOLT:LEV %s",
         """Control the source voltage level (float), applied while ``source_mode`` is 'voltage'
         and the output is enabled.
 
         Unit: V. Range: -210 V to 210 V.""",
-        validator=in_range("source_voltage", "V"),
-        values=(-210.0, 210.0),
-        set_process=scpi_number,
-        get_process=reading("source_voltage"),
+        name="source_voltage", unit="V", limits=(-210.0, 210.0),
         get_process_list=_single_reading("source_voltage"),
-        check_set_errors=True,
     )
 
-    source_current = Instrument.control(
-        ":SOUR:CURR:LEV?",
-        ":SOUR:CURR:LEV %s",
+    source_current = number_control(
+        Instrument.control, ":SOUR:CURR:LEV?", ":SOUR:CURR:LEV %s",
         """Control the source current level (float), applied while ``source_mode`` is 'current'
         and the output is enabled.
 
         Unit: A. Range: -1.05 A to 1.05 A.""",
-        validator=in_range("source_current", "A"),
-        values=(-1.05, 1.05),
-        set_process=scpi_number,
-        get_process=reading("source_current"),
+        name="source_current", unit="A", limits=(-1.05, 1.05),
         get_process_list=_single_reading("source_current"),
-        check_set_errors=True,
     )
 
-    compliance_current = Instrument.control(
-        ":SENS:CURR:PROT?",
-        ":SENS:CURR:PROT %s",
+    compliance_current = number_control(
+        Instrument.control, ":SENS:CURR:PROT?", ":SENS:CURR:PROT %s",
         """Control the current compliance (float): the largest current magnitude the unit
         lets flow while sourcing a voltage; it holds the current there and reports compliance.
 
         Unit: A. Range: 1e-09 A to 1.05 A.""",
-        validator=in_range("compliance_current", "A"),
-        values=(1e-9, 1.05),
-        set_process=scpi_number,
-        get_process=reading("compliance_current"),
+        name="compliance_current", unit="A", limits=(1e-9, 1.05),
         get_process_list=_single_reading("compliance_current"),
-        check_set_errors=True,
     )
 
-    compliance_voltage = Instrument.control(
-        ":SENS:VOLT:PROT?",
-        ":SENS:VOLT:PROT %s",
+    compliance_voltage = number_control(
+        Instrument.control, ":SENS:VOLT:PROT?", ":SENS:VOLT:PROT %s",
         """Control the voltage compliance (float): the largest voltage magnitude the unit
         lets appear while sourcing a current.
 
         Unit: V. Range: 0.0002 V to 210 V.""",
-        validator=in_range("compliance_voltage", "V"),
-        values=(2e-4, 210.0),
-        set_process=scpi_number,
-        get_process=reading("compliance_voltage"),
+        name="compliance_voltage", unit="V", limits=(2e-4, 210.0),
         get_process_list=_single_reading("compliance_voltage"),
-        check_set_errors=True,
     )
 
-    output_enabled = Instrument.control(
-        ":OUTP?",
-        ":OUTP %d",
+    output_enabled = choice_control(
+        Instrument.control, ":OUTP?", ":OUTP %d",
         """Control whether the output terminals are connected to the source (bool).
 
         Allowed: True, False.""",
-        validator=one_of("output_enabled"),
-        values=_ON_OFF,
-        map_values=True,
-        cast=int,
-        get_process=reply_in("output_enabled", _ON_OFF),
-        check_set_errors=True,
+        name="output_enabled", choices=_ON_OFF, cast=int,
     )
 
     voltage = Instrument.measurement(

@@ -1,12 +1,14 @@
 """cffi (API mode) build of the emulator's C core into ``emulator._native._core``.
 
-Run by setuptools at ``pip install``; the declarations below are the whole
-bridge between Python and C, so a changed C signature fails the build rather
-than corrupting memory at run time.
+Run by setuptools at ``pip install``; the declarations are read from
+``bss2_core.h``, the one description of the bridge between Python and C, so a
+changed C signature fails the build rather than corrupting memory at run time.
 """
 import os
 import platform
+import re
 import sysconfig
+from pathlib import Path
 
 from cffi import FFI
 
@@ -24,42 +26,20 @@ def _compile_args() -> list[str]:
     return args
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(
-    """
-    typedef struct {
-        int32_t n_in;
-        int32_t n_hemi;
-        int32_t n_col;
-        int32_t compress;
-        const float *live;
-        const float *knee_pos;
-        const float *knee_neg;
-        const float *rail_pos;
-        const float *rail_neg;
-        const float *sigma_read;
-        const float *sigma_base;
-        const float *adc_frac;
-        const float *cadc_slope;
-        const int32_t *adc_int;
-        const int32_t *code_map;
-    } bss2_mac;
+# setuptools runs this file from the project root (see set_source below).
+HEADER = Path("emulator/_native/bss2_core.h")
 
-    void bss2_init(void);
-    int bss2_isa(void);
-    int bss2_set_isa(int level);
-    int bss2_threads(void);
-    int bss2_set_threads(int n);
-    uint64_t bss2_stream_key(uint64_t chip_seed, uint64_t run, uint64_t stream);
-    void bss2_uniform_fill(uint64_t key, uint64_t word0, int64_t n, uint32_t *out);
-    void bss2_normal_fill(uint64_t key, uint64_t word0, int64_t n, double *out);
-    void bss2_normal_from_bits(const uint32_t *u, int64_t n, float *out);
-    void bss2_normal_coefficients(float *out);
-    int bss2_mac_run(const bss2_mac *p, const float *weights, const float *pulses,
-                     const double *scale, const uint8_t *x, int64_t batch, int64_t sample0,
-                     uint64_t key, int8_t *out, int64_t *bad_index);
-    """
-)
+
+def _declarations() -> str:
+    """The header without its preprocessor lines, except integer #defines (cffi takes those)."""
+    keep = [line for line in HEADER.read_text().splitlines()
+            if not line.startswith("#") or re.fullmatch(r"#define \w+ \d+", line.strip())]
+    return "\n".join(keep)
+
+
+ffibuilder = FFI()
+# The declarations come from the header itself, so Python and C cannot drift apart.
+ffibuilder.cdef(_declarations())
 ffibuilder.set_source(
     "emulator._native._core",
     '#include "bss2_core.h"',
