@@ -17,9 +17,9 @@ import pytest
 
 import hil
 from hil.errors import Unsupported
-from hil.pytest_boards import SessionBoard, board_pool
-from hil.store import ResultStore
-from hil.board_process import BoardProcess
+from hil.server.pytest_pool import SessionBoard, board_pool
+from hil.results.store import ResultStore
+from hil.server.process import BoardProcess
 
 
 def pytest_addoption(parser):

@@ -19,7 +19,7 @@ import numpy as np
 
 import hil
 from drivers.board import BoardDriver
-from hil.board_process import BoardProcess
+from hil.server.process import BoardProcess
 
 SERIAL = "EMU-BENCH"
 

@@ -3,9 +3,24 @@
 >>> import hil
 >>> with hil.backend.open("emulator") as backend:
 ...     y = hil.bss2.mac(backend, x, W)
+...     result = hil.experiment.run("bss2.mac_gain", backend)
+
+The packages (docs/architecture.md): ``contract`` (the Backend contract, the
+experiment registry, results, errors), ``backends``, one package per chip
+family (``bss2``), ``results`` (store and reports), ``acceptance``,
+``server`` (the board-protocol server, the virtual board) and ``cli``.
 """
+import sys
+
 __version__ = "0.1.0"
 
-from . import backend, bss2  # noqa: E402  (public subpackages)
+from .contract import backend, errors, experiment  # noqa: E402
+from . import bss2  # noqa: E402
 
-__all__ = ["backend", "bss2", "__version__"]
+# The documented module names: `import hil.backend`, `from hil.errors import ...`
+# keep working where the modules live in hil.contract (as os.path names posixpath).
+for _name, _module in (("backend", backend), ("errors", errors), ("experiment", experiment)):
+    sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
+
+__all__ = ["backend", "bss2", "errors", "experiment", "__version__"]

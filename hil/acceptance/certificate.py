@@ -18,11 +18,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..atomic import write_text_atomic
-from ..jsonable import to_json_value
-from ..report import template_environment, metric_row
-from ..report_plots import plots_for
-from ..result import Metric
+from ..results.atomic import write_text_atomic
+from ..results.jsonable import to_json_value
+from ..results.report import template_environment, metric_row
+from ..results.plots import plots_for
+from ..contract.result import Metric
 from .junit import junit_xml
 from .runner import Acceptance, JudgedMetric
 

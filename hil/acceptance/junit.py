@@ -12,7 +12,7 @@ import datetime as _dt
 import re
 import xml.etree.ElementTree as ET
 
-from ..cli_tables import number
+from ..contract.result import format_number as number
 from .runner import Acceptance, JudgedMetric
 
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from drivers.errors import DriverError
 
 from .. import __version__
-from .. import experiment as experiments
-from ..errors import InvalidValue, RigError
-from ..result import ExperimentResult, Metric
+from ..contract import experiment as experiments
+from ..contract.errors import InvalidValue, RigError
+from ..contract.result import ExperimentResult, Metric
 from .spec import AcceptanceSpec, MetricLimit, SpecError, key_path
 
 # What an experiment may raise because of the board rather than of the rig:
@@ -144,7 +144,7 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
                    on_run=None) -> Acceptance:
     """Runs every experiment of ``spec`` on ``backend`` and judges it.
 
-    store: a :class:`hil.store.ResultStore` that keeps every run (None: nothing stored).
+    store: a :class:`hil.results.store.ResultStore` that keeps every run (None: nothing stored).
     on_run: called with each :class:`ExperimentRun` as it finishes (progress output).
     Raises :class:`SpecError` where the spec does not fit an experiment (a
     parameter it refuses, a metric it does not report as the spec says), and

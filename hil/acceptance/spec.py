@@ -38,9 +38,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from .. import experiment as experiments
-from ..errors import InvalidValue, UnknownExperiment
-from ..result import COMPARISONS
+from ..contract import experiment as experiments
+from ..contract.errors import InvalidValue, UnknownExperiment
+from ..contract.result import COMPARISONS
 
 MODEL_LIMIT = "model"
 """The ``limit`` value that keeps the experiment's own statistical limit."""

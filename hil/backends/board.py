@@ -6,9 +6,9 @@ import dataclasses
 
 from drivers.board import BoardDriver
 
-from .. import wire
-from ..backend import Backend, DeviceInfo, register
-from ..errors import InvalidValue
+from ..contract import wire
+from ..contract.backend import Backend, DeviceInfo, register
+from ..contract.errors import InvalidValue
 
 
 @register("board")

@@ -4,9 +4,9 @@ from emulator.bss2 import DEFAULT_SERIAL, MODEL, Faults, VirtualChip
 from emulator.bss2 import geometry as g
 from emulator.errors import InvalidInput
 
-from ..backend import Backend, DeviceInfo, register
+from ..contract.backend import VENDOR, Backend, DeviceInfo, register
 from ..bss2.types import FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus
-from ..errors import InvalidValue
+from ..contract.errors import InvalidValue
 
 
 def bss2_geometry() -> dict:
@@ -59,8 +59,6 @@ class EmulatorBackend(Backend):
 
     def identity(self) -> dict:
         """vendor, model, serial, firmware: what a virtual board of this chip answers to ``*IDN?``."""
-        from ..virtual_board import VENDOR
-
         i = self.info()
         return {"vendor": VENDOR, "model": i.model, "serial": i.serial, "firmware": i.firmware}
 

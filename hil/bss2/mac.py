@@ -9,8 +9,8 @@ import numpy as np
 
 from emulator.bss2 import geometry as g
 
-from .. import validation
-from ..errors import InvalidValue
+from ..contract import validation
+from ..contract.errors import InvalidValue
 from .types import MacConfig, MacStimulus
 
 

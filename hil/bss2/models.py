@@ -13,7 +13,7 @@ import numpy as np
 
 from emulator.bss2 import geometry as g
 
-from .. import validation
+from ..contract import validation
 
 NOMINAL_GAIN = 0.0019
 """Output LSB per (activation x weight x send); DESIGN.md: 'about 0.002', and the

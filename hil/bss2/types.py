@@ -2,8 +2,8 @@
 
 MAC mode: MacConfig, MacStimulus, MacReadout. CADC ramp mode: CadcRamp, CadcCodes.
 
-They validate at construction (see :mod:`hil.validation`) and convert to and
-from named arrays plus a JSON header (:mod:`hil.wire`).
+They validate at construction (see :mod:`hil.contract.validation`) and convert to and
+from named arrays plus a JSON header (:mod:`hil.contract.wire`).
 """
 from dataclasses import dataclass
 
@@ -11,9 +11,9 @@ import numpy as np
 
 from emulator.bss2 import geometry as g
 
-from .. import validation
-from ..errors import InvalidValue
-from ..wire import wire_type
+from ..contract import validation
+from ..contract.errors import InvalidValue
+from ..contract.wire import wire_type
 
 FAMILY = "bss2"
 

@@ -1,0 +1,393 @@
+"""MAC-mode experiments. Each takes a Backend and returns an ExperimentResult
+with the raw data, the analytical model's prediction, metrics and a verdict.
+
+Limits come from two places, and each metric says which:
+
+* ``model``: a statistical bound derived from the analytical model's noise
+  (:mod:`hil.statistics`), so a healthy chip fails with probability <= 1e-3;
+* ``spec``: a number of :class:`hil.bss2.models.MacSpec` (what a healthy chip
+  must meet, from DESIGN.md).
+"""
+import numpy as np
+from scipy import stats
+from tqdm import tqdm
+
+from emulator.bss2 import geometry as g
+from emulator.bss2.fixed_pattern import row_distance
+
+from ...contract import statistics
+from ...contract.errors import InvalidValue
+from ...contract.experiment import experiment
+from ...contract.result import ExperimentResult, Metric
+from ...contract.validation import integer
+from ..models import DEFAULT_SPEC, MacSpec
+from ..types import MacConfig, MacStimulus
+
+N = g.NEURONS
+SPEC_SOURCE = "spec: hil.bss2.MacSpec"
+
+
+def _run(backend, weights: np.ndarray, inputs: np.ndarray, num_sends: int, wait: int = 5) -> np.ndarray:
+    backend.configure(MacConfig(weights=weights))
+    readout = backend.run(MacStimulus(inputs=inputs, num_sends=num_sends, wait_between_events=wait))
+    return readout.outputs.astype(np.int64)
+
+
+def index_list(indices: np.ndarray, most: int = 10) -> str:
+    """Indices as short text: the first ``most``, then how many more."""
+    shown = ", ".join(str(int(i)) for i in indices[:most])
+    return shown + (f" and {indices.size - most} more" if indices.size > most else "")
+
+
+def _column_weights(rows: slice | int, value: int) -> np.ndarray:
+    """The same weight on the given rows of every column, zero elsewhere."""
+    w = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
+    w[rows] = value
+    return w
+
+
+def _inputs(rows: slice | int, value: int, batch: int) -> np.ndarray:
+    x = np.zeros((batch, g.MAC_INPUTS), np.uint8)
+    x[:, rows] = value
+    return x
+
+
+def _point_variance(spec: MacSpec, repeats: int) -> float:
+    """Variance of a mean of ``repeats`` outputs of a neuron as noisy as the spec allows.
+
+    The floor's quantization (1/12) is not averaged away on a noiseless device,
+    so it is not divided by ``repeats``.
+    """
+    return spec.noise_max**2 / repeats + 1.0 / 12.0
+
+
+def _piecewise_fit(z: np.ndarray, y: np.ndarray, mask: np.ndarray):
+    """Per-neuron fit y = b + a_pos * max(z, 0) + a_neg * min(z, 0) on the masked points.
+
+    Positive and negative weights sit on different synapses (excitatory and
+    inhibitory rows), so each sign has its own slope. z: (k,), y: (k, n).
+    Returns a_pos, a_neg, b, residuals (k_masked, n).
+    """
+    zm, ym = z[mask], y[mask]
+    A = np.stack([np.ones_like(zm), np.maximum(zm, 0), np.minimum(zm, 0)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, ym, rcond=None)
+    return coef[1], coef[2], coef[0], ym - A @ coef
+
+
+def _linear_fit(z: np.ndarray, y: np.ndarray, mask: np.ndarray):
+    """Per-neuron fit y = b + a z on the masked points; returns a, b, residuals."""
+    zm, ym = z[mask], y[mask]
+    A = np.stack([np.ones_like(zm), zm], axis=1)
+    coef, *_ = np.linalg.lstsq(A, ym, rcond=None)
+    return coef[1], coef[0], ym - A @ coef
+
+
+def _r_squared(y: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 1.0 - (residuals**2).sum(axis=0) / total, np.nan)
+
+
+def _linear_range(fit_value: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
+    """Per neuron, the output (LSB) up to which y stays within ``threshold`` of its fit.
+
+    Walks outward from zero on each side and stops at the first point that
+    deviates; the range is the smaller of the two sides' last good |fit value|.
+    fit_value, y: (k, n) sorted by the swept quantity.
+    """
+    ok = np.abs(y - fit_value) <= threshold
+    ranges = np.empty(y.shape[1])
+    centre = np.argmin(np.abs(fit_value), axis=0)
+    for n in range(y.shape[1]):
+        c = centre[n]
+        hi = c
+        while hi + 1 < y.shape[0] and ok[hi + 1, n]:
+            hi += 1
+        lo = c
+        while lo - 1 >= 0 and ok[lo - 1, n]:
+            lo -= 1
+        ranges[n] = min(abs(fit_value[hi, n]), abs(fit_value[lo, n]))
+    return ranges
+
+
+@experiment("bss2.mac_linearity", metrics=(
+    "gain_median_rel_error", "weight_residual_rms_max", "input_residual_rms_max", "linear_range_min",
+    "input_inl", "r2_min", "gain_spread", "sign_asymmetry_median"))
+def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row: int = 0,
+                  num_sends: int = 100, repeats: int = 8, spec: MacSpec = DEFAULT_SPEC,
+                  progress: bool = False) -> ExperimentResult:
+    """Weight sweep -63..63 at a fixed input, and input sweep 0..31 at a fixed weight.
+
+    One input row (``row``) drives every neuron, as in the seed's linearity
+    plot. Per neuron: gain (output LSB per activation x weight x send), offset,
+    linear range (LSB) and R^2 over the linear part of the weight sweep.
+    """
+    input_value = integer("input_value", input_value, lo=1, hi=g.ACTIVATION_MAX)
+    weight_value = integer("weight_value", weight_value, lo=1, hi=g.SIGNED_WEIGHT_MAX)
+    row = integer("row", row, lo=0, hi=g.MAC_INPUTS - 1)
+    num_sends = integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    repeats = integer("repeats", repeats, lo=2, hi=1024)
+    model = spec.model
+
+    weights = np.arange(-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX + 1)
+    x = _inputs(row, input_value, repeats)
+    sweep_w = np.stack([
+        _run(backend, _column_weights(row, int(w)), x, num_sends)
+        for w in tqdm(weights, desc="weight sweep", unit="weight", disable=not progress, leave=False)
+    ])                                                                   # (127, repeats, 512)
+    inputs = np.arange(g.ACTIVATION_MAX + 1)
+    x_in = np.zeros((inputs.size * repeats, g.MAC_INPUTS), np.uint8)
+    x_in[:, row] = np.repeat(inputs, repeats)
+    sweep_x = _run(backend, _column_weights(row, weight_value), x_in, num_sends)
+    sweep_x = sweep_x.reshape(inputs.size, repeats, N)                   # (32, repeats, 512)
+
+    # The model's view: z = activation x weight x sends, expected output = gain * z.
+    z_w = (input_value * weights * num_sends).astype(np.float64)
+    z_x = (inputs * weight_value * num_sends).astype(np.float64)
+    pred_w = np.array([model.predict([input_value], [[w]], num_sends)[0] for w in weights])
+    pred_x = np.array([model.predict([a], [[weight_value]], num_sends)[0] for a in inputs])
+
+    var_point = _point_variance(spec, repeats)
+    # Weight sweep: per-neuron fit on the points the model puts inside the linear range.
+    y_w = sweep_w.mean(axis=1)
+    in_range = np.abs(model.gain * z_w) <= spec.linear_range
+    a_pos, a_neg, offset, res_w = _piecewise_fit(z_w, y_w, in_range)
+    gain = (a_pos + a_neg) / 2
+    r2 = _r_squared(y_w[in_range], res_w)
+    rms_w = np.sqrt((res_w**2).mean(axis=0))
+    dof_w = int(in_range.sum()) - 3
+    fit_all = offset + np.outer(np.maximum(z_w, 0), a_pos) + np.outer(np.minimum(z_w, 0), a_neg)
+    threshold = statistics.deviation_limit(np.sqrt(var_point), n_tests=N * weights.size)
+    lin_range = _linear_range(fit_all, y_w, threshold)
+
+    # Input sweep: per-neuron linearity, and the drivers' INL on the neuron median.
+    y_x = sweep_x.mean(axis=1)
+    in_range_x = np.abs(model.gain * z_x) <= spec.linear_range
+    _, _, res_x = _linear_fit(z_x, y_x, in_range_x)
+    rms_x = np.sqrt((res_x**2).mean(axis=0))
+    dof_x = int(in_range_x.sum()) - 2
+    _, _, res_med = _linear_fit(z_x, np.median(y_x, axis=1)[:, None], in_range_x)
+    inl = float(np.abs(res_med).max()) / g.OUTPUT_MAX
+
+    rel_gain = float(np.median(gain) / model.gain - 1.0)
+    noise_src = f"model: noise <= {spec.noise_max} LSB, chi2 {1 - statistics.FALSE_ALARM:.1%} over {N} neurons"
+    metrics = (
+        Metric("gain_median_rel_error", rel_gain, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
+               detail=f"median neuron gain {np.median(gain):.5f} vs model {model.gain:.5f} LSB/(x*w*send)"),
+        Metric("weight_residual_rms_max", float(rms_w.max()),
+               statistics.rms_limit(var_point, dof_w, n_tests=N), "<=", noise_src, "LSB",
+               detail="largest per-neuron RMS deviation from a line, weight sweep inside the linear range"),
+        Metric("input_residual_rms_max", float(rms_x.max()),
+               statistics.rms_limit(var_point, dof_x, n_tests=N), "<=", noise_src, "LSB",
+               detail="largest per-neuron RMS deviation from a line, input sweep inside the linear range"),
+        Metric("linear_range_min", float(lin_range.min()), spec.linear_range, ">=", SPEC_SOURCE, "LSB",
+               detail=f"smallest output up to which a neuron stays within {threshold:.2f} LSB of its line"),
+        Metric("input_inl", inl, spec.input_inl_max, "<=", SPEC_SOURCE,
+               detail="largest deviation of the neuron-median input sweep from a line, / 127 LSB"),
+        Metric("r2_min", float(np.nanmin(r2)), unit="",
+               detail="smallest per-neuron R^2 of the weight sweep inside the linear range"),
+        Metric("gain_spread", float(gain.std() / abs(gain.mean())),
+               detail="std / mean of the per-neuron gains"),
+        Metric("sign_asymmetry_median", float(np.median((a_pos - a_neg) / gain)),
+               detail="median of (excitatory - inhibitory slope) / gain"),
+    )
+    params = dict(input_value=input_value, weight_value=weight_value, row=row, num_sends=num_sends,
+                  repeats=repeats)
+    return ExperimentResult(
+        experiment="bss2.mac_linearity", params=params,
+        raw={"weights": weights, "weight_sweep": sweep_w, "inputs": inputs, "input_sweep": sweep_x,
+             "gain": gain, "offset": offset, "r2": r2, "linear_range": lin_range},
+        prediction={"weight_sweep": pred_w, "input_sweep": pred_x},
+        metrics=metrics,
+        summary={"gain_median": float(np.median(gain)), "linear_range_median": float(np.median(lin_range))},
+    )
+
+
+@experiment("bss2.mac_noise", metrics=("noise_rel_error", "noise_max", "non_normal_neurons", "noise_min"))
+def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
+              num_sends: int = 1, repeats: int = 200, spec: MacSpec = DEFAULT_SPEC,
+              progress: bool = False) -> ExperimentResult:
+    """The same input vector ``repeats`` times in one run: per-neuron sigma and normality."""
+    input_value = integer("input_value", input_value, lo=0, hi=g.ACTIVATION_MAX)
+    weight_value = integer("weight_value", weight_value, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX)
+    rows = integer("rows", rows, lo=1, hi=g.MAC_INPUTS)
+    num_sends = integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    repeats = integer("repeats", repeats, lo=20, hi=g.MAX_BATCH)
+    model = spec.model
+
+    samples = _run(backend, _column_weights(slice(0, rows), weight_value),
+                   _inputs(slice(0, rows), input_value, repeats), num_sends)     # (repeats, 512)
+    sigma = samples.std(axis=0, ddof=1)
+    p = np.array([statistics.discretized_normal_gof(samples[:, n])
+                  for n in tqdm(range(N), desc="normality", disable=not progress, leave=False)])
+    non_normal = int(np.sum(~(p >= statistics.FALSE_ALARM)))   # NaN (no spread) counts as non-normal
+    model_sigma = float(np.sqrt(model.output_variance()))
+    mean_sigma = float(np.sqrt(np.mean(sigma**2)))
+    prediction = model.predict(np.full(rows, input_value), np.full((rows, 1), weight_value), num_sends)
+    metrics = (
+        Metric("noise_rel_error", mean_sigma / model_sigma - 1.0, spec.noise_tolerance, "abs<=",
+               SPEC_SOURCE, detail=f"RMS of per-neuron sigma {mean_sigma:.3f} LSB vs model "
+                                   f"{model_sigma:.3f} LSB (noise_std {model.noise_std} + quantization)"),
+        Metric("noise_max", float(sigma.max()), spec.noise_max, "<=", SPEC_SOURCE, "LSB",
+               detail="sigma of the noisiest neuron"),
+        Metric("non_normal_neurons", non_normal,
+               statistics.binomial_limit(N, statistics.FALSE_ALARM), "<=",
+               f"model: Gaussian noise; chi2 test at {statistics.FALSE_ALARM} per neuron, "
+               f"binomial {1 - statistics.FALSE_ALARM:.1%} bound over {N} neurons",
+               detail="neurons whose samples fail a chi-square test against a discretized normal"),
+        Metric("noise_min", float(sigma.min()), unit="LSB", detail="sigma of the quietest neuron"),
+    )
+    params = dict(input_value=input_value, weight_value=weight_value, rows=rows, num_sends=num_sends,
+                  repeats=repeats)
+    return ExperimentResult(
+        experiment="bss2.mac_noise", params=params,
+        raw={"samples": samples, "sigma": sigma, "normality_p": p},
+        prediction={"mean": np.full(N, float(prediction[0])), "sigma": np.full(N, model_sigma)},
+        metrics=metrics, summary={"noise_rms": mean_sigma},
+    )
+
+
+@experiment("bss2.mac_fixed_pattern", metrics=(
+    "neuron_spread", "row_spread", "distance_slope", "dead_neurons", "distance_correlation",
+    "neuron_output_mean"))
+def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
+                      repeats: int = 20, row_input: int = 31, row_weight: int = 63, row_sends: int = 20,
+                      small_input: int = 2, small_sends: int = 1, spec: MacSpec = DEFAULT_SPEC,
+                      progress: bool = False) -> ExperimentResult:
+    """Spread across neurons (the seed's fixed input and weight), spread across rows
+    (one row at a time), and the correlation of the output with the distance of a
+    neuron's synapses from the drivers at a small input.
+
+    Dead neurons: a neuron that does not integrate reads only noise at the
+    seed's input, a mean of 0 +- sqrt(noise_max^2 / repeats + 1/12) LSB. A neuron
+    whose mean stays below that bound (two-sided, Bonferroni over 512 neurons at
+    1e-3) is counted dead; the bound must be under half the model's output, or
+    the input is too small to tell dead from live neurons.
+    """
+    input_value = integer("input_value", input_value, lo=1, hi=g.ACTIVATION_MAX)
+    weight_value = integer("weight_value", weight_value, lo=1, hi=g.SIGNED_WEIGHT_MAX)
+    rows = integer("rows", rows, lo=1, hi=g.MAC_INPUTS)
+    repeats = integer("repeats", repeats, lo=2, hi=1024)
+    row_input = integer("row_input", row_input, lo=1, hi=g.ACTIVATION_MAX)
+    row_weight = integer("row_weight", row_weight, lo=1, hi=g.SIGNED_WEIGHT_MAX)
+    row_sends = integer("row_sends", row_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    small_input = integer("small_input", small_input, lo=1, hi=g.ACTIVATION_MAX)
+    small_sends = integer("small_sends", small_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    model = spec.model
+    pred_neuron = model.predict(np.full(rows, input_value), np.full((rows, 1), weight_value), 1)[0]
+    dead_threshold = statistics.deviation_limit(np.sqrt(_point_variance(spec, repeats)), n_tests=N)
+    if dead_threshold >= pred_neuron / 2:
+        raise InvalidValue("input_value", f"the model's output at input {input_value} on {rows} rows, weight "
+                           f"{weight_value} is {pred_neuron} LSB, too small to tell a dead neuron (mean "
+                           f"below {dead_threshold:.2f} LSB) from a live one; raise the input, rows or weight")
+    steps = tqdm(total=3, desc="fixed pattern", disable=not progress, leave=False)
+
+    # Across neurons: the seed's example.
+    neuron_output = _run(backend, _column_weights(slice(0, rows), weight_value),
+                         _inputs(slice(0, rows), input_value, repeats), 1)
+    steps.update()
+    per_neuron = neuron_output.mean(axis=0)
+    neuron_spread = float(per_neuron.std() / abs(per_neuron.mean()))
+    dead = np.flatnonzero(per_neuron < dead_threshold)
+
+    # Across rows: one-hot inputs, each row (driver) alone on every neuron.
+    x_rows = np.zeros((g.MAC_INPUTS * repeats, g.MAC_INPUTS), np.uint8)
+    x_rows[np.arange(x_rows.shape[0]), np.repeat(np.arange(g.MAC_INPUTS), repeats)] = row_input
+    row_out = _run(backend, _column_weights(slice(None), row_weight), x_rows, row_sends)
+    steps.update()
+    per_row = row_out.reshape(g.MAC_INPUTS, repeats, N).mean(axis=(1, 2))
+    row_spread = float(per_row.std() / abs(per_row.mean()))
+
+    # Distance to the drivers, at a small input on every row.
+    small = _run(backend, _column_weights(slice(None), g.SIGNED_WEIGHT_MAX),
+                 _inputs(slice(None), small_input, repeats), small_sends)
+    steps.update()
+    steps.close()
+    per_neuron_small = small.mean(axis=0)
+    distance = np.tile(row_distance(), g.HEMISPHERES)
+    rel = per_neuron_small / per_neuron_small.mean()
+    if rel.std() > 0:
+        corr = float(stats.pearsonr(distance, rel).statistic)
+        slope = float(np.polyfit(distance, rel, 1)[0])
+    else:            # a device without mismatch has no pattern to correlate
+        corr, slope = 0.0, 0.0
+
+    pred_row = model.predict([row_input], [[row_weight]], row_sends)[0]
+    pred_small = model.predict(np.full(g.MAC_INPUTS, small_input),
+                               np.full((g.MAC_INPUTS, 1), g.SIGNED_WEIGHT_MAX), small_sends)[0]
+    metrics = (
+        Metric("neuron_spread", neuron_spread, spec.neuron_spread_max, "<=", SPEC_SOURCE,
+               detail=f"std / mean over neurons of the mean output at input {input_value} on "
+                      f"{rows} rows, weight {weight_value}"),
+        Metric("row_spread", row_spread, spec.row_spread_max, "<=", SPEC_SOURCE,
+               detail=f"std / mean over rows of the neuron-averaged output of one row at input "
+                      f"{row_input}, weight {row_weight}, {row_sends} sends"),
+        Metric("distance_slope", slope, spec.distance_slope_max, "abs<=", SPEC_SOURCE,
+               detail="relative change of the output from next to the drivers to the far edge, small input"),
+        Metric("dead_neurons", dead.size, spec.dead_neurons_max, "<=", SPEC_SOURCE, "neurons",
+               detail=f"neurons whose mean output at the seed's input stays below {dead_threshold:.2f} LSB "
+                      f"({dead_threshold / pred_neuron:.1%} of the model's {pred_neuron} LSB), the bound of "
+                      f"a neuron that reads only noise" + (f": {index_list(dead)}" if dead.size else "")),
+        Metric("distance_correlation", corr,
+               detail="Pearson r between a neuron's relative output at small input and its distance"),
+        Metric("neuron_output_mean", float(per_neuron.mean()), unit="LSB",
+               detail=f"model: {pred_neuron}"),
+    )
+    params = dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats,
+                  row_input=row_input, row_weight=row_weight, row_sends=row_sends,
+                  small_input=small_input, small_sends=small_sends)
+    return ExperimentResult(
+        experiment="bss2.mac_fixed_pattern", params=params,
+        raw={"neuron_output": neuron_output, "row_output": per_row, "small_output": per_neuron_small,
+             "distance": distance},
+        prediction={"neuron_output": np.full(N, float(pred_neuron)),
+                    "row_output": np.full(g.MAC_INPUTS, float(pred_row)),
+                    "small_output": np.full(N, float(pred_small))},
+        metrics=metrics,
+        summary={"neuron_spread": neuron_spread, "row_spread": row_spread, "distance_correlation": corr,
+                 "dead_neurons": [int(n) for n in dead], "dead_threshold": dead_threshold},
+    )
+
+
+@experiment("bss2.mac_gain", metrics=("gain_rel_error", "noise_rel_error", "fit_residual_rms"))
+def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
+             spec: MacSpec = DEFAULT_SPEC, progress: bool = False) -> ExperimentResult:
+    """Gain and noise the way hxtorch's ``measure_mock_parameter`` does it.
+
+    Random inputs and weights (fixed seed), run twice: the gain is the
+    least-squares slope of the output on x.W.num_sends over the outputs the
+    model puts inside the linear range; the noise is the std of the difference
+    of the two runs over sqrt(2).
+    """
+    num_sends = integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    batch = integer("batch", batch, lo=10, hi=g.MAX_BATCH)
+    model = spec.model
+    rng = np.random.default_rng(integer("seed", seed, lo=0, hi=2**63 - 1))
+    x = rng.integers(0, g.ACTIVATION_MAX + 1, (batch, g.MAC_INPUTS))
+    W = rng.integers(-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX + 1, (g.MAC_INPUTS, g.MAC_OUTPUTS))
+    runs = [_run(backend, W.astype(np.int8), x.astype(np.uint8), num_sends)
+            for _ in tqdm(range(2), desc="gain", disable=not progress, leave=False)]
+    z = (x @ W * num_sends).astype(np.float64)
+    inside = np.abs(model.gain * z) <= spec.linear_range
+    y = (runs[0] + runs[1]) / 2.0
+    gain = float((y[inside] * z[inside]).sum() / (z[inside] ** 2).sum())
+    # floor() biases every output by -1/2 on average; take it out before the fit's residual.
+    noise = float(np.std(runs[0] - runs[1]) / np.sqrt(2))
+    model_sigma = float(np.sqrt(model.output_variance()))
+    residual = y[inside] + 0.5 - gain * z[inside]
+    metrics = (
+        Metric("gain_rel_error", gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
+               detail=f"measured gain {gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)"),
+        Metric("noise_rel_error", noise / model_sigma - 1.0, spec.noise_tolerance, "abs<=", SPEC_SOURCE,
+               detail=f"measured noise {noise:.3f} LSB vs model {model_sigma:.3f} LSB"),
+        Metric("fit_residual_rms", float(np.sqrt(np.mean(residual**2))), unit="LSB",
+               detail="RMS deviation from the fitted linear model (noise plus fixed pattern)"),
+    )
+    return ExperimentResult(
+        experiment="bss2.mac_gain", params=dict(num_sends=num_sends, batch=batch, seed=seed),
+        raw={"expected": (model.gain * z)[inside], "measured": y[inside],
+             "run0": runs[0], "run1": runs[1]},
+        prediction={"outputs": model.predict(x, W, num_sends)},
+        metrics=metrics,
+        summary={"gain": gain, "noise_std": noise},
+    )

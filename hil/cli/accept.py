@@ -1,0 +1,75 @@
+"""``hil accept``: the acceptance suite on one board, and its certificate.
+
+    hil accept --backend board --resource TCPIP::10.0.0.5::5025::SOCKET
+    hil accept --board bench-1                       # a board of the inventory (docs/boards.md)
+    hil accept --backend emulator --serial EMU-0007  # a virtual chip in this process
+    hil accept ... --spec specs/bss2-acceptance-v1.toml --out DIR --store DIR
+
+Runs every experiment the specification names (each run stored), judges each
+metric against the specification, prints the verdict and the failing metrics,
+and writes certificate.html, certificate.json and junit.xml into ``--out``.
+A board is leased for the whole run. Exit code 0: the board passed; 1: it
+failed (a metric missed its limit, or an experiment could not run on it);
+2: a usage error (bad option, bad specification file, unreachable board).
+"""
+import sys
+from pathlib import Path
+
+from ..contract.result import format_number as number
+from ..results.store import ResultStore
+from .exit_codes import EXIT_FAIL, EXIT_PASS
+from .folders import fresh_dir, timestamp
+from .options import STORE_HELP, add_backend_arguments, backend_selection, command, open_selected
+from .tables import format_table
+CERTIFICATES_DIR = "certificates"
+"""Default parent folder of the certificate folders, in the working directory."""
+
+
+def add_parsers(sub) -> None:
+    r = command(sub, "accept", cmd_accept,
+                "run the acceptance suite on one board against a specification and write its certificate")
+    add_backend_arguments(r, ideal=False)
+    r.add_argument("--spec", metavar="FILE",
+                   help="specification file (default: specs/bss2-acceptance-v1.toml of this installation)")
+    r.add_argument("--out", metavar="DIR",
+                   help=f"certificate folder (default: ./{CERTIFICATES_DIR}/<serial>-<UTC timestamp>)")
+    r.add_argument("--store", help=STORE_HELP)
+    r.add_argument("--no-plots", action="store_true", help="leave the plots out of certificate.html")
+
+
+def cmd_accept(args) -> int:
+    from ..acceptance import default_spec_path, load_spec, run_acceptance, write_certificate
+
+    spec = load_spec(args.spec if args.spec is not None else default_spec_path())
+    name, options = backend_selection(args, family=spec.family, token_prefix="hil-accept")
+    store = ResultStore(args.store)
+    print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
+    with open_selected(name, options) as backend:
+        i = backend.info()
+        where = f" at {options['resource']}" if "resource" in options else ""
+        print(f"board: {i.model} {i.serial} ({i.firmware}) on the {i.backend} backend{where}")
+        print(f"store: {store.root}")
+        acceptance = run_acceptance(backend, spec, store=store, progress=sys.stderr.isatty(), on_run=_print_run)
+    print(format_table(["metric", "value", "limit", "result", "limit from"], [
+        [j.key, "-" if j.error else number(j.metric.value) + (f" {j.metric.unit}" if j.metric.unit else ""),
+         f"{j.metric.comparison} {number(j.metric.limit)}", j.status.upper(),
+         "model" if j.spec.from_model else "spec"] for j in acceptance.judged], right=(1, 2)))
+    out = Path(args.out) if args.out else fresh_dir(Path(CERTIFICATES_DIR) /
+                                                      f"{acceptance.identity.serial}-{timestamp()}")
+    paths = write_certificate(acceptance, out, plots=not args.no_plots)
+    failed = ", ".join(j.key for j in acceptance.failed)
+    print(f"verdict: {acceptance.verdict}" + (f" (failed: {failed})" if failed else ""))
+    print(f"certificate: {paths.html}")
+    print(f"json: {paths.json}")
+    print(f"junit: {paths.junit}")
+    return EXIT_PASS if acceptance.passed else EXIT_FAIL
+
+
+def _print_run(run) -> None:
+    if run.error:
+        status = f"ERROR {run.error}"
+    else:
+        status = str(run.result.verdict)
+    print(f"  {run.experiment:<28} {status}  ({run.seconds:.1f} s, run {run.run_id})", flush=True)
+
+

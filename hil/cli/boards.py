@@ -1,0 +1,79 @@
+"""``hil serve`` and ``hil boards``: serve a virtual board, and probe the boards of an inventory.
+
+    hil serve --port 5025 --serial EMU-0007 --fault dead-neuron=77   # docs/protocol.md
+    hil boards                                  # $HIL_INVENTORY, else ./inventory.toml
+    hil boards --inventory lab.toml --timeout 2
+
+Each board is asked ``*IDN?``, ``CHIP:FAM?`` and ``LOCK?``; nothing is leased
+or changed, so boards in use by a test run may be probed. Exit code 0 if every
+board is ok, 1 if any is not; 2 for a bad inventory (the message names the
+board and key).
+"""
+from drivers.board import DEFAULT_TIMEOUT_S
+from drivers.inventory import ENV_INVENTORY, ProbeResult, load_inventory, probe
+
+from ..contract import backend as backends
+from .exit_codes import EXIT_FAIL, EXIT_PASS
+from .options import command, emulator_options, positive_int, seconds
+from .tables import format_table
+
+HEADERS = ("name", "resource", "expected serial", "answered serial", "firmware", "leased", "status")
+
+
+def add_parsers(sub) -> None:
+    r = command(sub, "serve", cmd_serve, "serve a virtual chip behind the board protocol (a virtual board)")
+    r.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    r.add_argument("--port", type=int, default=5025, help="TCP port (default 5025; 0 picks a free one)")
+    r.add_argument("--serial", help="serial of the virtual chip")
+    r.add_argument("--ideal", action="store_true", help="no mismatch or noise")
+    r.add_argument("--fault", action="append", default=[], metavar="FAULT",
+                   help="inject a fault (repeatable): dead-neuron=N[,N..], stuck-bit=H:ROW:COL:BIT:VALUE, "
+                        "noisy-neuron=N:SIGMA, missing-codes=A-B[,..], drop-after=N, slow=SECONDS")
+    r.add_argument("--lease-timeout", type=float, default=60.0, help="seconds before a quiet lease expires")
+    r.add_argument("--max-block", type=positive_int, default=64 * 1024 * 1024, help="largest block, bytes")
+
+    r = command(sub, "boards", cmd_boards, "probe the boards of an inventory (*IDN?, serial) and print a table")
+    r.add_argument("--inventory", metavar="FILE",
+                   help=f"inventory TOML file (default: ${ENV_INVENTORY}, else ./inventory.toml)")
+    r.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
+                   help=f"seconds to wait for each board's answers (default {DEFAULT_TIMEOUT_S:g})")
+
+
+def cmd_serve(args) -> int:
+    from ..server.faults import parse_faults
+    from ..server.tcp import VirtualBoard
+
+    chip_faults, link_faults = parse_faults(args.fault)
+    options = emulator_options(args)
+    if not chip_faults.healthy:
+        options["faults"] = chip_faults
+    board = VirtualBoard(backends.open("emulator", **options), args.host, args.port,
+                         link_faults=link_faults, max_block=args.max_block, lease_timeout=args.lease_timeout)
+    info = board.backend.info()
+    # Fixtures read this line to learn the port; keep its form.
+    print(f"hil serve: {info.model} {info.serial} listening on {board.resource}", flush=True)
+    try:
+        board.serve_forever()
+    finally:
+        board.close()
+    return EXIT_PASS
+
+
+def cmd_boards(args) -> int:
+    inventory = load_inventory(args.inventory)
+    results = [probe(board, timeout_s=args.timeout) for board in inventory]
+    print(f"inventory: {inventory.path}")
+    print(boards_table(results))
+    bad = sum(not r.ok for r in results)
+    print(f"{len(results) - bad} of {len(results)} boards ok")
+    return EXIT_PASS if bad == 0 else EXIT_FAIL
+
+
+def boards_table(results: list[ProbeResult]) -> str:
+    rows = []
+    for r in results:
+        i = r.identity
+        leased = "-" if r.leased is None else ("yes" if r.leased else "no")
+        rows.append([r.board.name, r.board.resource, r.board.serial or "-", i.serial if i else "-",
+                     i.firmware if i else "-", leased, r.status])
+    return format_table(HEADERS, rows)

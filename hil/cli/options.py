@@ -1,0 +1,126 @@
+"""Options shared by the ``hil`` subcommands: which device a command runs on (``hil run``,
+``hil accept``), the store, and the argument types.
+
+    --backend emulator [--serial S] [--ideal]
+    --backend board --resource TCPIP::<host>::<port>::SOCKET [--serial S]
+    --board NAME [--inventory FILE]          (a board of the inventory, docs/boards.md)
+"""
+import argparse
+import secrets
+
+from drivers.errors import DriverError
+
+from ..contract import backend as backends
+from ..contract.errors import InvalidValue, RigError
+from ..results.store import ENV_ROOT
+
+STORE_HELP = f"results store folder (default: ${ENV_ROOT}, else ./hil_results)"
+
+
+def command(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
+    """Registers subcommand ``name`` on the ``hil`` sub-parsers; ``func(args)`` returns the exit code."""
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(command=func, command_name=name)
+    return p
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not >= 1")
+    return n
+
+
+def seconds(text: str) -> float:
+    """A time-out: 0.001..3600 seconds."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.001 <= s <= 3600:
+        raise argparse.ArgumentTypeError(f"{s:g} is outside 0.001..3600 seconds")
+    return s
+
+
+def emulator_options(args) -> dict:
+    """``--serial`` and ``--ideal`` as options of the emulator backend; only those given,
+    so that a backend without such an option is not handed a None it must know to ignore."""
+    options = {}
+    if getattr(args, "serial", None) is not None:
+        options["serial"] = args.serial
+    if getattr(args, "ideal", False):
+        options["ideal"] = True
+    return options
+
+
+def add_backend_arguments(parser, *, ideal: bool = True) -> None:
+    parser.add_argument("--backend", help="backend to open: emulator (default), or board (the default "
+                                          "with --resource or --board)")
+    parser.add_argument("--serial", help="emulator: the virtual chip's serial; board: the serial its *IDN? "
+                                         "must answer (else the board is refused)")
+    if ideal:
+        parser.add_argument("--ideal", action="store_true", help="no mismatch or noise (emulator)")
+    parser.add_argument("--resource", help="VISA resource of a board, TCPIP::<host>::<port>::SOCKET")
+    parser.add_argument("--board", metavar="NAME", help="a board of the inventory, by name (see 'hil boards')")
+    parser.add_argument("--inventory", metavar="FILE",
+                        help="inventory file for --board (default: $HIL_INVENTORY, else ./inventory.toml)")
+
+
+def backend_selection(args, *, family: str | None = None, token_prefix: str = "hil") -> tuple[str, dict]:
+    """The backend name and its options from ``--backend``, ``--serial``, ``--ideal``,
+    ``--resource``, ``--board`` and ``--inventory``. A board is leased under a fresh token
+    for as long as the command runs; ``family``, if given, must be the board's."""
+    if args.resource is not None and args.board is not None:
+        raise InvalidValue("--board", "give a board by --board NAME or by --resource, not both")
+    if args.inventory is not None and args.board is None:
+        raise InvalidValue("--inventory", "is only used with --board NAME")
+    on_board = args.resource is not None or args.board is not None
+    name = args.backend or ("board" if on_board else "emulator")
+    if name != "board":
+        if on_board:
+            raise InvalidValue("--backend", f"{name!r} does not take --resource or --board; use --backend board")
+        return name, emulator_options(args)
+    if getattr(args, "ideal", False):
+        raise InvalidValue("--ideal", "a board cannot be made ideal; --ideal is for the emulator")
+    options = {"token": f"{token_prefix}-{secrets.token_hex(16)}"}
+    if args.board is not None:
+        from drivers.inventory import load_inventory
+
+        try:
+            board = load_inventory(args.inventory).find(args.board)
+        except DriverError as exc:        # no inventory, a bad one, or no such board
+            raise InvalidValue("--board", str(exc)) from None
+        if family is not None and board.family is not None and board.family != family:
+            raise InvalidValue("--board", f"{board.name} is a {board.family} board, not a {family} one")
+        options["resource"] = board.resource
+        if args.serial is not None and board.serial is not None and args.serial != board.serial:
+            raise InvalidValue("--serial", f"{args.serial!r} is not the serial of {board.name} in the inventory "
+                                           f"({board.serial!r})")
+        expected = args.serial or board.serial
+    elif args.resource is not None:
+        options["resource"] = args.resource
+        expected = args.serial
+    else:
+        raise InvalidValue("--resource", "the board backend needs --resource TCPIP::<host>::<port>::SOCKET "
+                                         "or --board NAME")
+    if expected is not None:
+        options["expected_serial"] = expected
+    return name, options
+
+
+def open_selected(name: str, options: dict):
+    """Opens the selected backend; a board that cannot be reached is a usage error."""
+    try:
+        return backends.open(name, **options)
+    except (DriverError, OSError) as exc:
+        if isinstance(exc, RigError):
+            raise
+        where = options.get("resource", name)
+        raise Unreachable(f"cannot open {where}: {exc}") from None
+
+
+class Unreachable(RigError, ConnectionError):
+    """The board could not be opened (a usage error for the command line: nothing was judged)."""

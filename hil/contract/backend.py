@@ -1,0 +1,131 @@
+"""The Backend contract, and the one registry of backends.
+
+>>> backend = hil.backend.open("emulator")                    # the embedded default
+>>> backend = hil.backend.open("emulator", serial="EMU-0007", ideal=True)
+>>> backend.family, backend.info()
+>>> backend.configure(config); readout = backend.run(stimulus); backend.close()
+
+A backend declares what it supports in :meth:`Backend.info` and refuses the
+rest with :class:`hil.errors.Unsupported`.
+"""
+import abc
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import BackendClosed, UnknownBackend, Unsupported
+
+VENDOR = "hil-rig"
+"""The vendor field of ``*IDN?`` for every device this rig itself provides (virtual boards, RTL)."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Identity and abilities of whatever is behind a backend."""
+
+    backend: str
+    """Registered backend name: 'emulator', 'board', 'rtl'."""
+    family: str
+    """Chip family, e.g. 'bss2'."""
+    serial: str
+    model: str
+    firmware: str
+    """Firmware, emulator or RTL version."""
+    geometry: dict = field(default_factory=dict)
+    """Family-specific sizes, e.g. {'hemispheres': 2, 'neurons': 512, ...}."""
+    modes: tuple[str, ...] = ()
+    """Operating modes this backend runs, e.g. ('mac',)."""
+    ideal: bool = False
+    """True for a device without mismatch or noise (equals the analytical model)."""
+
+
+class Backend(abc.ABC):
+    """One device: configure it, run stimuli on it, read results back."""
+
+    name: str = ""
+    """The registry name (set by :func:`register`)."""
+
+    def __init__(self):
+        self._closed = False
+
+    @property
+    def family(self) -> str:
+        return self.info().family
+
+    @abc.abstractmethod
+    def info(self) -> DeviceInfo: ...
+
+    @abc.abstractmethod
+    def configure(self, config) -> None:
+        """Writes a family Config (weights, trims, neuron settings ...) to the device."""
+
+    @abc.abstractmethod
+    def run(self, stimulus):
+        """Runs a family Stimulus on the configured device and returns its Readout."""
+
+    def configure_and_run(self, config, stimulus):
+        """``configure(config)`` then ``run(stimulus)``; a backend may do both in one
+        round trip (the board backend does)."""
+        self.configure(config)
+        return self.run(stimulus)
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendClosed(f"the {self.name} backend is closed")
+
+    def _unsupported(self, what, modes: tuple[str, ...]):
+        return Unsupported(
+            f"the {self.name} backend ({self.info().model}) cannot run {type(what).__name__}; "
+            f"it supports the modes {list(modes)}"
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self) -> str:
+        i = self.info()
+        return f"<{type(self).__name__} {i.family} {i.serial} ({i.model})>"
+
+
+_REGISTRY: dict[str, Callable[..., Backend]] = {}
+# Built-in backends, imported on first use so that `import hil` stays light and
+# a backend whose tools are missing does not break the others.
+_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board"}
+
+
+def register(name: str):
+    """Class decorator: makes ``open(name, ...)`` construct this backend."""
+
+    def deco(cls):
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    """Names ``open`` accepts."""
+    return sorted(set(_REGISTRY) | set(_BUILTIN))
+
+
+def open(name: str = "emulator", **options) -> Backend:  # noqa: A001 - mirrors the builtin on purpose
+    """Opens the backend registered as ``name`` with its options."""
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise UnknownBackend(f"no backend {name!r}; available: {available()}") from None
+    return cls(**options)

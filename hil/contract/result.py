@@ -1,0 +1,133 @@
+"""What an experiment returns: raw data, the model's prediction, metrics, verdict.
+
+A metric's limit is never widened to make it pass: each carries the limit's
+source (the analytical model's noise, or a specification).
+"""
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COMPARISONS = ("<=", ">=", "abs<=")
+
+
+def format_number(x: float | None, missing: str = "-") -> str:
+    """A metric's value or limit as tables and reports show it: 4 significant digits,
+    whole numbers as integers, ``missing`` for None."""
+    if x is None:
+        return missing
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e9:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One judged (or, without a limit, reported) number."""
+
+    name: str
+    value: float
+    limit: float | None = None
+    """None: reported only, not judged."""
+    comparison: str = "<="
+    """How value is held against limit: '<=', '>=' or 'abs<=' (|value| <= limit)."""
+    source: str = ""
+    """Where the limit came from, e.g. 'model: noise_std=2.0 LSB, chi2 99.9%'."""
+    unit: str = ""
+    detail: str = ""
+    """What was measured, in one line."""
+
+    def __post_init__(self):
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"Metric {self.name}: comparison {self.comparison!r} not in {COMPARISONS}")
+        object.__setattr__(self, "value", float(self.value))
+        if self.limit is not None:
+            object.__setattr__(self, "limit", float(self.limit))
+
+    @property
+    def judged(self) -> bool:
+        return self.limit is not None
+
+    @property
+    def passed(self) -> bool | None:
+        """True/False when judged; None when only reported. NaN never passes."""
+        if self.limit is None:
+            return None
+        if math.isnan(self.value):
+            return False
+        if self.comparison == "<=":
+            return self.value <= self.limit
+        if self.comparison == ">=":
+            return self.value >= self.limit
+        return abs(self.value) <= self.limit
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["passed"] = self.passed
+        for k in ("value", "limit"):
+            if isinstance(d[k], float) and not math.isfinite(d[k]):
+                d[k] = str(d[k])
+        return d
+
+
+@dataclass(frozen=True)
+class Verdict:
+    metrics: tuple[Metric, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(m.passed for m in self.metrics if m.judged)
+
+    @property
+    def failed(self) -> tuple[Metric, ...]:
+        return tuple(m for m in self.metrics if m.judged and not m.passed)
+
+    def __str__(self) -> str:
+        if self.passed:
+            return "PASS"
+        return "FAIL (" + ", ".join(m.name for m in self.failed) + ")"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and when a result was measured."""
+
+    backend: str
+    family: str
+    serial: str
+    model: str
+    firmware: str
+    software_version: str
+    started: str
+    """UTC, ISO 8601."""
+    finished: str
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    experiment: str
+    """Registered name, e.g. 'bss2.mac_linearity'."""
+    params: dict
+    """JSON-able parameters the experiment ran with."""
+    raw: dict[str, np.ndarray]
+    """Measured arrays."""
+    prediction: dict[str, np.ndarray]
+    """The analytical model's arrays for the same stimuli."""
+    metrics: tuple[Metric, ...]
+    context: RunContext | None = None
+    summary: dict = field(default_factory=dict)
+    """JSON-able per-experiment extras (fitted parameters and the like)."""
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict(self.metrics)
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.experiment} has no metric {name!r}; it has {[m.name for m in self.metrics]}")
+
+    def with_context(self, context: RunContext) -> "ExperimentResult":
+        return dataclasses.replace(self, context=context)

@@ -1,0 +1,178 @@
+"""HTML reports with plots, and the JSON beside them.
+
+>>> paths = write_report([result_a, result_b], "reports/demo", title="Fidelity report")
+>>> paths.html, paths.json          # reports/demo/report.html, reports/demo/metrics.json
+
+``report.html`` is one self-contained file: its plots are PNGs embedded as
+``data:`` URIs and its style sheet is inline, so it can be mailed or attached
+to a ticket as it is. Every value from a result goes through jinja2's
+autoescaping. ``metrics.json`` holds the same verdicts in machine-readable
+form: per experiment its params, context, metrics (value, limit, comparison,
+source, passed) and verdict, and the overall verdict.
+
+Nothing here knows a chip family: plots are chosen by the arrays a result
+holds (:mod:`hil.report_plots`), and any result gets its metrics table.
+"""
+import dataclasses
+import datetime as _dt
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import jinja2
+
+from .. import __version__
+from .atomic import write_text_atomic
+from ..contract.errors import InvalidValue
+from .jsonable import to_json_value
+from .plots import plots_for
+from ..contract.result import ExperimentResult, Metric, format_number
+
+HTML_NAME = "report.html"
+JSON_NAME = "metrics.json"
+FORMAT = "hil-rig report 1"
+"""Written into metrics.json so that later readers can tell versions apart."""
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where :func:`write_report` put its files."""
+
+    html: Path
+    json: Path
+
+
+def write_report(results: Sequence[ExperimentResult], out_dir: str | os.PathLike,
+                 title: str = "Fidelity report", *, run_ids: Sequence[str | None] | None = None) -> ReportPaths:
+    """Writes ``report.html`` and ``metrics.json`` for ``results`` into ``out_dir`` (created if missing).
+
+    run_ids: the store's run id of each result (same order), shown in the
+    report so every number can be traced back to its stored raw data.
+    """
+    results = list(results)
+    if not results:
+        raise InvalidValue("results", "is empty; a report needs at least one ExperimentResult")
+    for i, r in enumerate(results):
+        if not isinstance(r, ExperimentResult):
+            raise InvalidValue(f"results[{i}]", f"is a {type(r).__name__}; expected an ExperimentResult")
+    run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
+    if len(run_ids) != len(results):
+        raise InvalidValue("run_ids", f"has {len(run_ids)} entries for {len(results)} results; they must match")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    document = report_document(results, title, run_ids)
+    html = render_html(results, title, run_ids, generated=document["generated"])
+    paths = ReportPaths(html=out / HTML_NAME, json=out / JSON_NAME)
+    write_text_atomic(paths.json, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(paths.html, html)
+    return paths
+
+
+def report_document(results: Sequence[ExperimentResult], title: str,
+                    run_ids: Sequence[str | None] | None = None) -> dict:
+    """What metrics.json holds (strict JSON: non-finite numbers are written as strings)."""
+    run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
+    experiments = [experiment_document(r, run_id) for r, run_id in zip(results, run_ids)]
+    passed = all(e["passed"] for e in experiments)
+    return {
+        "format": FORMAT,
+        "title": title,
+        "generated": _utc_now(),
+        "software_version": __version__,
+        "verdict": "PASS" if passed else "FAIL",
+        "passed": passed,
+        "experiments": experiments,
+    }
+
+
+def experiment_document(result: ExperimentResult, run_id: str | None = None) -> dict:
+    """One experiment's entry of metrics.json (also what ``hil run --json`` prints)."""
+    v = result.verdict
+    return {
+        "experiment": result.experiment,
+        "run_id": run_id,
+        "verdict": str(v),
+        "passed": v.passed,
+        "failed": [m.name for m in v.failed],
+        "params": to_json_value("params", result.params, strict=False, finite=True),
+        "context": dataclasses.asdict(result.context) if result.context is not None else None,
+        "metrics": [m.to_json() for m in result.metrics],
+        "summary": to_json_value("summary", result.summary, strict=False, finite=True),
+    }
+
+
+def render_html(results: Sequence[ExperimentResult], title: str,
+                run_ids: Sequence[str | None] | None = None, *, generated: str | None = None) -> str:
+    """The report page as one HTML string (plots embedded)."""
+    run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
+    sections = [_section(i, r, run_id) for i, (r, run_id) in enumerate(zip(results, run_ids))]
+    return template_environment().get_template("report.html.j2").render(
+        title=title,
+        generated=generated or _utc_now(),
+        software_version=__version__,
+        passed=all(s["passed"] for s in sections),
+        sections=sections,
+    )
+
+
+def _section(index: int, result: ExperimentResult, run_id: str | None) -> dict:
+    """What the template shows of one result: plain strings and rows, no logic left for jinja."""
+    v = result.verdict
+    context = dataclasses.asdict(result.context) if result.context is not None else {}
+    return {
+        "anchor": f"exp-{index}",
+        "experiment": result.experiment,
+        "run_id": run_id,
+        "backend": context.get("backend", ""),
+        "serial": context.get("serial", ""),
+        "verdict": str(v),
+        "passed": v.passed,
+        "context": list(context.items()),
+        "params": [(k, _text(val)) for k, val in result.params.items()],
+        "metrics": [metric_row(m) for m in result.metrics],
+        "summary": [(k, _text(val)) for k, val in result.summary.items()],
+        "plots": plots_for(result),
+    }
+
+
+def metric_row(m: Metric) -> dict:
+    status = {True: "pass", False: "fail", None: "info"}[m.passed]
+    return {
+        "name": m.name,
+        "value": format_number(m.value, "—"),
+        "limit": format_number(m.limit, "—"),
+        "comparison": m.comparison if m.judged else "",
+        "unit": m.unit,
+        "source": m.source,
+        "detail": m.detail,
+        "status": status,
+        "label": {"pass": "PASS", "fail": "FAIL", "info": "reported"}[status],
+    }
+
+
+def _text(value) -> str:
+    """A param or summary value as short text; escaping is the template's job."""
+    if isinstance(value, float):
+        return format_number(value, "—")
+    if isinstance(value, str):
+        return value
+    v = to_json_value("value", value, strict=False, finite=True)
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+@functools.lru_cache(maxsize=1)
+def template_environment() -> jinja2.Environment:
+    # autoescape=True for every template: parameters and metric names come from
+    # users and experiments, and must never become markup in the report.
+    return jinja2.Environment(loader=jinja2.PackageLoader("hil.results", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+__all__ = ["ReportPaths", "experiment_document", "render_html", "report_document", "write_report"]

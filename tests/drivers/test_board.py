@@ -1,0 +1,144 @@
+"""The board path under stress: real `hil serve` processes, real pyvisa-py sockets."""
+import warnings
+
+import hil.experiment
+import numpy as np
+import pytest
+
+import hil
+from drivers.board import (
+    BoardDriver,
+    BoardError,
+    ConnectionLost,
+    Reconnected,
+    RunInterrupted,
+)
+from hil.bss2 import MacConfig, MacStimulus
+from hil.results.store import ResultStore
+from hil.server.faults import LinkFaults
+from hil.server.process import BoardProcess
+from hil.server.tcp import VirtualBoard
+
+pytestmark = pytest.mark.board
+
+rng = np.random.default_rng(21)
+X = rng.integers(0, 32, (64, 300))
+W = rng.integers(-63, 64, (300, 700))
+
+
+def test_virtual_board_is_bit_identical_to_the_emulator_of_its_serial():
+    with BoardProcess(serial="EMU-0031") as proc, \
+            hil.backend.open("board", resource=proc.resource) as board, \
+            hil.backend.open("emulator", serial="EMU-0031") as emu:
+        for num_sends in (1, 3):
+            np.testing.assert_array_equal(hil.bss2.mac(board, X, W, num_sends=num_sends),
+                                          hil.bss2.mac(emu, X, W, num_sends=num_sends))
+        a = hil.experiment.run("bss2.mac_noise", board)
+        b = hil.experiment.run("bss2.mac_noise", emu)
+        np.testing.assert_array_equal(a.raw["samples"], b.raw["samples"])
+        assert board.info().serial == "EMU-0031" and board.info().backend == "board"
+
+
+def test_board_errors_carry_the_boards_own_text():
+    with BoardProcess() as proc, BoardDriver(proc.resource) as drv:
+        with pytest.raises(BoardError) as e:
+            drv.write("NO:SUCH:THING")
+        assert e.value.code == -113 and "undefined header 'NO:SUCH:THING'" in e.value.message
+        assert drv.errors() == []
+
+
+def test_timeouts_are_configurable_and_reported():
+    with BoardProcess(extra_args=("--fault", "slow=0.5")) as proc:
+        with pytest.raises(ConnectionLost, match=r"during \*IDN\?.*Timeout"):
+            BoardDriver(proc.resource, timeout_s=0.1)
+        with BoardDriver(proc.resource, timeout_s=5) as drv:
+            assert drv.identity().vendor == "hil-rig"
+    with pytest.raises(ValueError, match="timeout_s"):
+        BoardDriver("TCPIP::127.0.0.1::1::SOCKET", timeout_s=0)
+
+
+def test_dropped_connection_is_reconnected_once_and_reported():
+    """The board drops every connection at its 5th command: side-effect-free commands
+    are repeated once with a warning; a run is never repeated."""
+    with VirtualBoard(hil.backend.open("emulator"), port=0, link_faults=LinkFaults(drop_after=4)) as vb:
+        # pyvisa-py sees a closed socket only when its read times out: keep that short.
+        drv = BoardDriver(vb.resource, timeout_s=1.0)      # command 1: *IDN?
+        for _ in range(3):                                   # commands 2..4
+            drv.identity()
+        with pytest.warns(Reconnected):
+            assert drv.identity().model == "BSS2-EMU"
+        assert drv.reconnects == 1                           # new connection: *IDN?, *IDN?
+        header = {"type": "bss2.MacConfig", "fields": {}}
+        drv.configure(header, {"weights": np.zeros((128, 512), np.int8)})   # CONF, SYST:ERR?
+        stim = {"type": "bss2.MacStimulus", "fields": {"num_sends": 1, "wait_between_events": 5}}
+        with pytest.raises(RunInterrupted, match="not repeated"):
+            drv.read(stim, {"inputs": np.zeros((1, 128), np.uint8)})
+        assert drv.reconnects == 2
+        drv.close()
+
+
+def test_board_that_goes_away_is_a_clear_error():
+    proc = BoardProcess()
+    drv = BoardDriver(proc.resource, timeout_s=2)
+    assert drv.identity()
+    proc.close()
+    with pytest.raises(ConnectionLost, match="reconnect failed"):
+        drv.identity()
+
+
+def test_board_restarted_mid_suite_fails_the_run_and_keeps_the_stored_ones(tmp_path):
+    store = ResultStore(tmp_path / "results")
+    proc = BoardProcess(serial="EMU-RESTART")
+    board = hil.backend.open("board", resource=proc.resource)
+    first = hil.experiment.run("bss2.mac_gain", board, store=store)
+    proc.close()                                          # the board goes down mid-suite
+    with pytest.raises((ConnectionLost, RunInterrupted)):
+        hil.experiment.run("bss2.mac_gain", board, store=store)
+    runs = store.runs()
+    assert [r.status for r in runs] == ["error", first.verdict.passed and "pass" or "fail"]
+    assert "Connection" in runs[0].error or "Run" in runs[0].error
+    back = store.load(runs[1].run_id)
+    np.testing.assert_array_equal(back.raw["run0"], first.raw["run0"])
+
+
+def test_two_workers_contend_for_one_board():
+    with BoardProcess() as proc:
+        a = hil.backend.open("board", resource=proc.resource, token="worker-a")
+        b = hil.backend.open("board", resource=proc.resource)
+        with pytest.raises(BoardError) as e:
+            b.driver.lock("worker-b")
+        assert e.value.code == 100
+        with pytest.raises(BoardError) as e:
+            b.configure(MacConfig(weights=np.zeros((128, 512))))
+        assert e.value.code == 100
+        a.configure(MacConfig(weights=np.ones((128, 512))))
+        assert a.run(MacStimulus(inputs=np.ones((1, 128)))).outputs.shape == (1, 512)
+        a.close()                                         # releases the lease
+        b.driver.lock("worker-b")
+        b.configure(MacConfig(weights=np.zeros((128, 512))))
+        b.close()
+
+
+def test_validation_errors_over_the_wire_name_the_field():
+    with BoardProcess() as proc, hil.backend.open("board", resource=proc.resource) as board:
+        with pytest.raises(ValueError, match=r"x\[1\]: 40 is outside the allowed range 0\.\.31"):
+            hil.bss2.mac(board, np.array([1, 40]), np.zeros((2, 2)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            hil.bss2.mac(board, np.array([1, 4]), np.ones((2, 2)))
+
+
+def test_configure_and_run_is_one_round_trip_and_raises_the_conf_error():
+    with BoardProcess(serial="EMU-PIPE") as proc, hil.backend.open("board", resource=proc.resource) as board, \
+            hil.backend.open("emulator", serial="EMU-PIPE") as emu:
+        cfg = MacConfig(weights=rng.integers(-63, 64, (128, 512)))
+        stim = MacStimulus(inputs=rng.integers(0, 32, (8, 128)))
+        np.testing.assert_array_equal(board.configure_and_run(cfg, stim).outputs,
+                                      emu.configure_and_run(cfg, stim).outputs)
+        other = hil.backend.open("board", resource=proc.resource, token="holder")
+        try:
+            with pytest.raises(BoardError) as e:
+                board.configure_and_run(cfg, stim)
+            assert e.value.code == 100 and e.value.command == "CONF"
+        finally:
+            other.close()
