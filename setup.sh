@@ -33,7 +33,9 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+# pip's own exit status stops the set-up (set -o pipefail); only its noise about the
+# machine's extra package folders is filtered out of what it prints.
+"$VENV/bin/python" -m pip install -q -e '.[test]' 2> >(grep -v "^WARNING: Location" >&2)
 "$VENV/bin/python" -c "import emulator._native" # fails loudly if the C core did not build
 
 case "$job" in

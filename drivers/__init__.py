@@ -1,4 +1,5 @@
-"""Talking to real things: the board protocol codec, the pyvisa board driver and
-lab-instrument drivers. Knows nothing of chip families; depends on nothing else
-in the project. (The board path arrives with the boards issue; see docs/ROADMAP.md.)
+"""Talking to real things: the board protocol codec (:mod:`.protocol`, :mod:`.blocks`,
+:mod:`.named_arrays`), the pyvisa board driver (:mod:`.board`), the board inventory and
+lease pool (:mod:`.inventory`, :mod:`.pool`) and lab-instrument drivers
+(:mod:`.instruments`). Knows nothing of chip families; depends on nothing else in the project.
 """

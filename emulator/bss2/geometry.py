@@ -1,4 +1,5 @@
-"""Geometry and time base of the BrainScaleS-2-like chip (numbers from DESIGN.md)."""
+"""Geometry and time base of the BrainScaleS-2-like chip (each number and its public source:
+docs/chip_model.md#numbers-and-their-sources)."""
 
 HEMISPHERES = 2
 ROWS_PER_HEMISPHERE = 256          # synapse rows

@@ -155,6 +155,7 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
         raise InvalidValue("--spec", f"{spec.label} judges {spec.family} boards; {identity.serial} is a "
                                      f"{identity.family} board")
     started = experiments.now()
+    ideal = backend.info().ideal
     runs, judged, reported = [], [], []
     for plan in spec.experiments:
         params = dict(plan.params)
@@ -174,7 +175,7 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
         if result is None:
             judged += [_unjudged(spec, entry, error) for entry in plan.metrics]
         else:
-            judged += [_judge(spec, entry, result) for entry in plan.metrics]
+            judged += [_judge(spec, entry, result, ideal) for entry in plan.metrics]
             named = {entry.metric for entry in plan.metrics}
             reported += [(plan.experiment, m) for m in result.metrics if m.name not in named]
         if on_run is not None:
@@ -193,7 +194,7 @@ def limit_source(spec: AcceptanceSpec, entry: MetricLimit, experiment_source: st
     return text
 
 
-def _judge(spec: AcceptanceSpec, entry: MetricLimit, result: ExperimentResult) -> JudgedMetric:
+def _judge(spec: AcceptanceSpec, entry: MetricLimit, result: ExperimentResult, ideal: bool) -> JudgedMetric:
     try:
         m = result.metric(entry.metric)
     except KeyError:
@@ -201,6 +202,11 @@ def _judge(spec: AcceptanceSpec, entry: MetricLimit, result: ExperimentResult) -
                         f"is not a metric {entry.experiment} reported; it reported "
                         f"{[x.name for x in result.metrics]}") from None
     if entry.from_model:
+        if not m.judged and ideal:
+            # An ideal chip has no noise for the model to set a limit on: it cannot be judged
+            # by it, so the metric fails, with the experiment's reason.
+            return _unjudged(spec, entry, f"{entry.experiment} sets no model limit for {entry.metric} on an "
+                                          f"ideal chip: {m.detail}")
         if not m.judged:
             raise SpecError(spec.path, key_path("metrics", entry.experiment, entry.metric, "limit"),
                             f"is 'model', but {entry.experiment} reports {entry.metric} without a limit of its "

@@ -229,6 +229,11 @@ class _Checker:
                     raise self.error(key, f"is not a parameter of {name}; its parameters: "
                                           f"{', '.join(defaults) or '(none)'}")
                 checked[param] = self.param_value(key, value, defaults[param])
+            try:    # the experiment's declared ranges, checked before anything runs
+                experiments.check_params(name, experiments.parameter_ranges(name), defaults, checked)
+            except InvalidValue as exc:
+                raise self.error(key_path("experiments", name, exc.field.rpartition(": ")[2]),
+                                 exc.problem) from None
             out[name] = checked
         return out
 

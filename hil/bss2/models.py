@@ -16,10 +16,12 @@ from emulator.bss2 import geometry as g
 from ..contract import validation
 
 NOMINAL_GAIN = 0.0019
-"""Output LSB per (activation x weight x send); DESIGN.md: 'about 0.002', and the
-seed example (15 x 21 x 100 rows, one send) reads 55..63."""
+"""Output LSB per (activation x weight x send); hxtorch's default is 0.002, and the
+seed example (15 x 21 x 100 rows, one send) reads 55..63, mean 58.6, i.e. 0.00186
+(docs/chip_model.md#numbers-and-their-sources, row nominal gain)."""
 NOMINAL_NOISE = 2.0
-"""Temporal noise at the output, LSB (DESIGN.md: 'about 2 LSB')."""
+"""Temporal noise at the output, LSB: hxtorch's default, 2 LSB
+(docs/chip_model.md#numbers-and-their-sources, row temporal noise)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class MacModel:
 class MacSpec:
     """What a healthy chip must meet in MAC mode; each number says where it comes from.
 
+    Each field's public source, or the reasoning for a project choice, is the row
+    of its name in docs/chip_model.md#numbers-and-their-sources.
+
     These are the judged limits of the MAC experiments where the limit is a
     specification rather than a statistical consequence of the model's noise.
     """
@@ -89,7 +94,8 @@ class MacSpec:
     row_spread_max: float = 0.06
     """Largest allowed relative spread of the rows' (drivers') contributions."""
     linear_range: float = 80.0
-    """Output must be linear within +-this many LSB (DESIGN.md: 'roughly linear between -80 and +80')."""
+    """Output must be linear within +-this many LSB: roughly linear between -80 and +80 in the
+    MAC tutorial (docs/chip_model.md#numbers-and-their-sources, row linear range)."""
     distance_slope_max: float = 0.10
     """Largest allowed relative output change from next to the drivers to the far edge."""
     input_inl_max: float = 0.03

@@ -6,6 +6,7 @@
 """
 import inspect
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def cmd_run(args) -> int:
     name, options = backend_selection(args)
     with open_selected(name, options) as backend:
         try:
-            result = experiments.run(args.experiment, backend, store=store, progress=True, **params)
+            result = experiments.run(args.experiment, backend, store=store, progress=sys.stderr.isatty(), **params)
         except Exception:
             if store.last_run_id is not None:
                 print(f"the failure is stored as run {store.last_run_id} in {store.root}", file=sys.stderr)
@@ -129,7 +130,7 @@ def cmd_demo(args) -> int:
         print(f"demo on {info.backend} {info.serial} ({info.model}); store: {store.root}")
         for name in names:
             try:
-                result = experiments.run(name, backend, store=store, progress=True)
+                result = experiments.run(name, backend, store=store, progress=sys.stderr.isatty())
             except (RigError, ValueError) as exc:
                 errors += 1
                 print(f"  {name:<28} ERROR {type(exc).__name__}: {exc}  (run {store.last_run_id})")
@@ -154,9 +155,17 @@ def cmd_experiments(args) -> int:
     for name in experiments.names():
         doc = inspect.getdoc(experiments.get(name)) or ""
         print(name)
-        # The docstring's first paragraph, as one line.
-        print("    " + " ".join(doc.split("\n\n")[0].split()))
+        # The docstring's first paragraph, as one line of plain text.
+        print("    " + plain_text(" ".join(doc.split("\n\n")[0].split())))
+        ranges = experiments.parameter_ranges(name)
         for p, default in experiments.parameters(name).items():
-            print(f"    --set {p}={default}  ({type(default).__name__})")
+            allowed = f", {ranges[p][0]}..{ranges[p][1]}" if p in ranges else ""
+            print(f"    --set {p}={default}  ({type(default).__name__}{allowed})")
         print()
     return EXIT_PASS
+
+
+def plain_text(rst: str) -> str:
+    """reStructuredText inline markup as plain text: ``x`` and :role:`x` become x."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", rst)
+    return re.sub(r"``([^`]+)``", r"\1", text)

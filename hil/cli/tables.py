@@ -42,4 +42,4 @@ def runs_table(records: Sequence[RunRecord]) -> str:
         else:
             note = ""
         rows.append([r.run_id, r.experiment, r.status.upper(), r.backend, r.serial, r.started, note])
-    return format_table(["run id", "experiment", "status", "backend", "serial", "started (UTC)", ""], rows)
+    return format_table(["run id", "experiment", "status", "backend", "serial", "started (UTC)", "failed metrics or error"], rows)

@@ -4,34 +4,77 @@ and stores it.
 >>> result = hil.experiment.run("bss2.mac_noise", backend, store=store, repeats=100)
 """
 import datetime as _dt
+import functools
 import inspect
 from typing import Callable
 
 from .. import __version__
-from .errors import UnknownExperiment
+from .errors import InvalidValue, UnknownExperiment
 from .result import ExperimentResult, RunContext
+from .validation import integer, real
 
 _EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {}
 _BUILTIN_MODULES = ("hil.bss2.experiments",)
 
 
-def experiment(name: str, *, metrics: tuple[str, ...] | None = None):
+def experiment(name: str, *, metrics: tuple[str, ...] | None = None,
+               params: dict[str, tuple[float, float]] | None = None):
     """Function decorator: registers an experiment ``f(backend, *, progress=False, **params)``.
 
     metrics: the names of every metric it reports, judged or not. Declared,
     they let a specification file naming them be checked before anything runs,
     and :func:`run` refuses a result whose metrics differ from them.
+
+    params: the allowed range ``(lo, hi)`` (inclusive) of every int or float
+    parameter. Each call is checked against them before the experiment starts,
+    so a bad value is refused before anything runs and nothing is stored; a
+    parameter without a declared range is refused at registration.
     """
 
     def deco(f):
         if name in _EXPERIMENTS and _EXPERIMENTS[name] is not f:
             raise ValueError(f"experiment {name!r} is registered twice")
-        f.experiment_name = name
-        f.metric_names = tuple(metrics) if metrics is not None else None
-        _EXPERIMENTS[name] = f
-        return f
+        ranges = dict(params or {})
+        scalars = _scalar_defaults(f)
+        undeclared = sorted(set(scalars) - set(ranges))
+        unknown = sorted(set(ranges) - set(scalars))
+        if undeclared or unknown:
+            raise ValueError(f"experiment {name!r}: declare a range for every scalar parameter; "
+                             f"missing {undeclared}, not parameters {unknown}")
+
+        @functools.wraps(f)
+        def checked(backend, **kwargs):
+            return f(backend, **check_params(name, ranges, scalars, kwargs))
+
+        checked.experiment_name = name
+        checked.metric_names = tuple(metrics) if metrics is not None else None
+        checked.param_ranges = ranges
+        for p, default in scalars.items():   # a default outside its own range is a bug here
+            check_params(name, ranges, scalars, {p: default})
+        _EXPERIMENTS[name] = checked
+        return checked
 
     return deco
+
+
+def _scalar_defaults(f) -> dict:
+    sig = inspect.signature(f)
+    return {p.name: p.default for p in list(sig.parameters.values())[1:]
+            if isinstance(p.default, (int, float)) and not isinstance(p.default, bool)}
+
+
+def check_params(name: str, ranges: dict, defaults: dict, params: dict) -> dict:
+    """``params`` checked against the declared ranges: whole numbers for int parameters,
+    finite numbers for float ones; raises :class:`InvalidValue` naming the parameter."""
+    checked = dict(params)
+    for p, value in params.items():
+        if p not in ranges:
+            continue
+        lo, hi = ranges[p]
+        field = f"{name}: {p}"
+        checked[p] = (integer(field, value, lo=lo, hi=hi) if isinstance(defaults[p], int)
+                      else real(field, value, lo=lo, hi=hi))
+    return checked
 
 
 def _load_builtins() -> None:
@@ -61,6 +104,11 @@ def parameters(name: str) -> dict:
             if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}
 
 
+def parameter_ranges(name: str) -> dict[str, tuple[float, float]]:
+    """The declared ``(lo, hi)`` of each int or float parameter of experiment ``name``."""
+    return dict(get(name).param_ranges)
+
+
 def metric_names(name: str) -> tuple[str, ...] | None:
     """The metrics experiment ``name`` declares it reports (None: it declares none)."""
     return getattr(get(name), "metric_names", None)
@@ -80,6 +128,11 @@ def context(backend, started: str) -> RunContext:
 def run(name: str, backend, *, store=None, progress: bool = False, **params) -> ExperimentResult:
     """Runs a registered experiment on ``backend``; stores the result (or the failure) in ``store``."""
     f = get(name)
+    unknown = sorted(set(params) - set(inspect.signature(f).parameters) - {"progress"})
+    if unknown:
+        raise InvalidValue(name, f"no parameters {unknown}; its parameters: {', '.join(parameters(name))}")
+    # Checked before the run starts: a refused parameter is not a failed run, and is not stored.
+    params = check_params(name, f.param_ranges, _scalar_defaults(f), params)
     started = now()
     try:
         result = f(backend, progress=progress, **params)

@@ -65,15 +65,30 @@ class Metric:
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["passed"] = self.passed
+        if not self.judged:
+            d["comparison"] = None      # nothing is compared with a limit it does not have
         for k in ("value", "limit"):
             if isinstance(d[k], float) and not math.isfinite(d[k]):
                 d[k] = str(d[k])
         return d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Verdict:
+    """PASS when every judged metric passed. Compares equal to its text, so
+    ``result.verdict == "PASS"`` reads as it should (and ``result.verdict.passed`` too)."""
+
     metrics: tuple[Metric, ...]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            return str(self) == other
+        if isinstance(other, Verdict):
+            return self.metrics == other.metrics
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
     @property
     def passed(self) -> bool:

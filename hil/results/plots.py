@@ -86,10 +86,13 @@ def neuron_output(result: ExperimentResult) -> Plot | None:
     axes[-1].legend(loc="best", fontsize="small")
     shape = np.shape(result.raw["neuron_output"])
     repeats = shape[0] if len(shape) == 2 else 1
+    mirrored = (" Hemisphere 0 is drawn mirrored (its axis runs from its last neuron to neuron 0), "
+                "so that the two hemispheres meet at their first neurons in the middle, as on the chip."
+                if len(halves) == 2 else "")
     return Plot("neuron_output", "Output per neuron at a fixed input and weight",
                 f"Mean over {repeats} repeats of each neuron's output (LSB) against its index; "
                 "the line is the analytical model's value. Spread between neurons is fixed-pattern "
-                "deviation; a trend along the index is spatial correlation.", _png(fig))
+                "deviation; a trend along the index is spatial correlation." + mirrored, _png(fig))
 
 
 def _sweep(result: ExperimentResult, key: str, axis_key: str, xlabel: str, title: str) -> Plot | None:

@@ -321,8 +321,9 @@ def _record(row: sqlite3.Row) -> RunRecord:
 def _metric(d: dict) -> Metric:
     # Metric.to_json writes non-finite numbers as 'nan'/'inf' strings; Metric
     # turns them back into floats itself.
+    # An unjudged metric's comparison is written as null (stores before 0.1.1 wrote "<=").
     names = {f.name for f in dataclasses.fields(Metric)}
-    return Metric(**{k: v for k, v in d.items() if k in names})
+    return Metric(**{k: v for k, v in d.items() if k in names and not (k == "comparison" and v is None)})
 
 
 def _check_run_id(run_id: str) -> None:

@@ -62,3 +62,14 @@ def test_every_run_is_stored(results, results_store):
     r = results_store.runs(experiment="bss2.mac_noise")[0]
     back = results_store.load(r.run_id)
     assert back.metrics == results["bss2.mac_noise"].metrics
+
+
+@pytest.mark.parametrize("name", [n for n in hil.experiment.names() if n.startswith("bss2.")])
+def test_every_experiment_passes_on_the_ideal_chip(ideal_backend, name):
+    """An ideal chip is judged against the ideal model: it passes every experiment, and where
+    an experiment compares outputs with the noise-free prediction, none may differ."""
+    r = hil.experiment.run(name, ideal_backend)
+    failed = "; ".join(f"{m.name}={m.value:.4g} ({m.detail})" for m in r.verdict.failed)
+    assert r.verdict.passed, f"{name} on {ideal_backend!r}: {failed}"
+    if "prediction_mismatches" in (m.name for m in r.metrics):
+        assert r.metric("prediction_mismatches").value == 0

@@ -23,7 +23,6 @@ from emulator.bss2 import geometry as g
 from ...contract import statistics
 from ...contract.experiment import experiment
 from ...contract.result import ExperimentResult, Metric
-from ...contract.validation import integer
 from .mac import index_list
 from ..models import CadcRampModel
 from ..types import CadcRamp
@@ -73,7 +72,9 @@ def histogram(codes: np.ndarray) -> np.ndarray:
 
 @experiment("bss2.cadc_code_density", metrics=(
     "missing_codes", "dnl_max", "span_short_channels", "missing_code_channels", "inl_max",
-    "code_width_spread"))
+    "code_width_spread"),
+    params={
+        "repeats": (min_repeats(), MAX_REPEATS)})
 def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = False) -> ExperimentResult:
     """Code-density (histogram) test of every CADC channel over a full CapMem ramp 0..1022.
 
@@ -83,7 +84,6 @@ def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = F
     data is the (256, 512) histogram, the codes' sufficient statistic here, not
     the up to 32 MiB of raw codes.
     """
-    repeats = integer("repeats", repeats, lo=min_repeats(), hi=MAX_REPEATS)
     model = CadcRampModel()
     codes = backend.run(CadcRamp(levels=LEVELS, repeats=repeats)).codes
     if codes.shape != (LEVELS.size * repeats, N):

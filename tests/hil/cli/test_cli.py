@@ -38,15 +38,15 @@ class ToyBackend(Backend):
 
 def _toy(name, value):
     def run(backend, *, level: float = 1.0, repeats: int = 3, label: str = "x", progress: bool = False):
-        if repeats < 1:
-            raise InvalidValue("repeats", f"{repeats} is outside the allowed range 1..100")
+        if label == "refused":     # a value the device refuses once the run has started
+            raise InvalidValue("label", "'refused' is refused by the device")
         if label == "crash":
             raise RuntimeError("a bug in the experiment")
         return ExperimentResult(name, dict(level=level, repeats=repeats, label=label),
                                 {"y": np.arange(repeats)}, {},
                                 (Metric("level_metric", value * level, 2.0, "<=", "spec: toy"),
                                  Metric("reported", 7.0, unit="LSB")))
-    return hil.experiment.experiment(name)(run)
+    return hil.experiment.experiment(name, params={"level": (0.0, 10.0), "repeats": (1, 100)})(run)
 
 
 @pytest.fixture
@@ -150,13 +150,31 @@ def test_run_bad_set_value_exits_2(toys, capsys, setting, field):
     assert "Traceback" not in err
 
 
-def test_run_validation_error_inside_the_experiment_exits_2_and_is_stored(toys, capsys):
-    code, _, err = toy_run(capsys, toys, "test.passes", "--set", "repeats=0")
+@pytest.mark.parametrize("value", ["-5", "0", "101", "100000000"])
+def test_run_out_of_range_parameter_is_refused_before_the_run_and_not_stored(toys, capsys, value):
+    code, _, err = toy_run(capsys, toys, "test.passes", "--set", f"repeats={value}")
     assert code == 2
-    assert "repeats: 0 is outside the allowed range 1..100" in err
+    assert f"test.passes: repeats: {value} is outside the allowed range 1..100" in err
+    assert "Traceback" not in err and "stored" not in err
+    assert ResultStore(toys / "store").runs() == []
+
+
+def test_a_parameter_without_a_declared_range_is_refused_at_registration(toys):
+    def run(backend, *, repeats: int = 3, progress: bool = False):
+        raise AssertionError("never runs")
+    with pytest.raises(ValueError, match=r"missing \['repeats'\]"):
+        hil.experiment.experiment("test.undeclared")(run)
+    with pytest.raises(InvalidValue, match="outside the allowed range 5..9"):
+        hil.experiment.experiment("test.bad-default", params={"repeats": (5, 9)})(run)
+
+
+def test_run_validation_error_inside_the_experiment_exits_2_and_is_stored(toys, capsys):
+    code, _, err = toy_run(capsys, toys, "test.passes", "--set", "label=refused")
+    assert code == 2
+    assert "label: 'refused' is refused by the device" in err
     [record] = ResultStore(toys / "store").runs()
     assert record.status == "error" and record.run_id in err
-    assert record.error == "InvalidValue: repeats: 0 is outside the allowed range 1..100"
+    assert record.error == "InvalidValue: label: 'refused' is refused by the device"
 
 
 def test_run_unexpected_error_exits_3_with_traceback(toys, capsys):
@@ -209,7 +227,7 @@ def test_experiments_lists_parameters(toys, capsys):
     code, out, _ = run_cli(capsys, "experiments")
     assert code == 0
     block = out[out.index("test.passes"):]
-    assert "--set level=1.0  (float)" in block and "--set repeats=3  (int)" in block
+    assert "--set level=1.0  (float, 0.0..10.0)" in block and "--set repeats=3  (int, 1..100)" in block
     assert "--set label=x  (str)" in block
 
 
