@@ -4,6 +4,10 @@ Run by setuptools at ``pip install``; the declarations are read from
 ``core.h`` and the headers it includes, the one description of the bridge
 between Python and C, so a changed C signature fails the build rather than
 corrupting memory at run time.
+
+``HIL_SANITIZE=1`` in the environment builds the core with AddressSanitizer and
+UndefinedBehaviorSanitizer (``tox -e sanitize``; the ASan runtime must then be
+preloaded into Python, see tox.ini).
 """
 import os
 import platform
@@ -12,6 +16,12 @@ import sysconfig
 from pathlib import Path
 
 from cffi import FFI
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+
+
+def _sanitize() -> bool:
+    return os.environ.get("HIL_SANITIZE", "") not in ("", "0")
 
 
 def _compile_args() -> list[str]:
@@ -24,6 +34,8 @@ def _compile_args() -> list[str]:
         # GCC on x86-64: let the vectorizer use gather instructions (generic tuning
         # avoids them) in the few plain-C loops that look tables up.
         args.append("-mtune-ctrl=use_gather")
+    if _sanitize():
+        args += SANITIZE + ["-g"]
     return args
 
 
@@ -77,7 +89,7 @@ ffibuilder.set_source(
     sources=[str(NATIVE / s) for s in SOURCES],
     include_dirs=[str(NATIVE)],
     extra_compile_args=_compile_args(),
-    extra_link_args=["-pthread"],
+    extra_link_args=["-pthread"] + (SANITIZE if _sanitize() else []),
     libraries=["m"],
 )
 
