@@ -186,7 +186,7 @@ class VirtualChip:
 class _Readout:
     """The C description of the chip's MAC mode (``bss2_mac``), with the arrays it points to.
 
-    The readout runs in float32 (see ``emulator/_native/bss2_core.h``), so the
+    The readout runs in float32 (see ``emulator/_native/bss2/mac.h``), so the
     per-neuron parameters are kept as float32; ``emulator.bss2.reference`` does
     the same in numpy.
     """

@@ -1,7 +1,7 @@
 """A straightforward numpy implementation of the MAC model of the C core.
 
-The same pipeline as ``emulator/_native/bss2_core.c`` (see ``bss2_core.h`` for
-the model), written for clarity rather than speed: the driver lookup by fancy
+The same pipeline as the C core's ``emulator/_native/bss2/mac.c`` (see ``bss2/mac.h``
+for the model), written for clarity rather than speed: the driver lookup by fancy
 indexing, the matrix product by ``np.matmul``, the counter-based noise by
 SplitMix64 in uint64 arithmetic, the normal deviates by the same piecewise
 polynomials (fitted to ``scipy.special.ndtri``), the readout in float32 with the
@@ -35,7 +35,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 # Piecewise polynomials of the inverse normal CDF: c_k[o], k = 0..4, segment o = 0..31
 # (see normal_from_bits). Generated once by a least-squares fit of
 # ndtri(m * 2**-(o + 2)) on 4096 Chebyshev nodes of y = m - 1.5 in [-0.5, 0.5],
-# rounded to float32; bss2_core.c holds the same numbers.
+# rounded to float32; emulator/_native/rng.c holds the same numbers.
 _COEFFICIENTS_HEX = (
     ("-0x1.464a46p-2", "-0x1.c6387ep-1", "-0x1.51695cp+0", "-0x1.ad0a92p+0",
      "-0x1.fcc83ep+0", "-0x1.2213ccp+1", "-0x1.429fe4p+1", "-0x1.60b5e6p+1",

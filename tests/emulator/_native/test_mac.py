@@ -1,4 +1,4 @@
-"""The C core of the MAC mode (emulator/_native/bss2_core.c) against its numpy
+"""The C core of the MAC mode (emulator/_native, bss2/mac.c) against its numpy
 reference (emulator.bss2.reference) and the analytical model.
 
 No timing here: the speed is measured by bench/mac.py.

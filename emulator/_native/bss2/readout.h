@@ -1,0 +1,45 @@
+/* The readout of a bss2 MAC run: membrane compression, noise, CADC, clamp (the
+ * second half of the model in bss2/mac.h). Internal to the C units. */
+#ifndef HIL_BSS2_READOUT_H
+#define HIL_BSS2_READOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bss2/mac.h"
+#include "compiler.h"
+#include "isa.h"
+
+/* What the readout of one run needs, fixed for the run. */
+typedef struct {
+    const bss2_mac *p;  /* the run's parameters */
+    uint64_t key;       /* the run's noise stream */
+    int64_t sample0;    /* the run's index of the first sample */
+    int noisy;          /* 0: the exact double path (no noise, no compression) */
+    int identity_codes; /* code_map is the identity */
+    int32_t base_code[BSS2_COUNTER_NEURONS]; /* noise-free path: the baseline code of each neuron */
+} bss2_readout;
+
+HIL_INTERNAL void hil_bss2_readout_init(bss2_readout *r, const bss2_mac *p, uint64_t key,
+                                        int64_t sample0);
+
+/* The floats of scratch a readout call needs, for n_col neurons per hemisphere
+ * (the noisy chip's deviates and membrane excursions of one sample). */
+static inline size_t hil_bss2_readout_scratch(size_t n_col) { return 3 * n_col; }
+
+/* The outputs of samples b0 .. b0+mb-1 of the run, hemisphere h, into out (the
+ * run's (batch, n_hemi * n_col) array), from their accumulators acc (mb rows of
+ * n_col) and scales s (mb). One function per code path (isa.h), all with the same
+ * results. */
+HIL_INTERNAL void hil_bss2_readout_v0(const bss2_readout *r, const float *acc, const double *s,
+                                      int64_t b0, int mb, int h, int8_t *out, float *scratch);
+#if HIL_X86_DISPATCH
+TARGET_V4 HIL_INTERNAL void hil_bss2_readout_v4(const bss2_readout *r, const float *acc,
+                                                const double *s, int64_t b0, int mb, int h,
+                                                int8_t *out, float *scratch);
+TARGET_V3 HIL_INTERNAL void hil_bss2_readout_v3(const bss2_readout *r, const float *acc,
+                                                const double *s, int64_t b0, int mb, int h,
+                                                int8_t *out, float *scratch);
+#endif
+
+#endif
