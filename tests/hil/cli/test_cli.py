@@ -215,6 +215,7 @@ def test_runs_table(toys, capsys):
     ids = [r.run_id for r in ResultStore(store).runs()]
     code, out, _ = run_cli(capsys, "runs", "--store", store)
     assert code == 0
+    assert out.splitlines()[0].split("  ")[-1] == "failed metrics or error"   # every column has a header
     assert RUN_ID.findall(out) == ids                           # newest first
     assert "FAIL" in out and "failed: level_metric" in out
     _, out, _ = run_cli(capsys, "runs", "--store", store, "--limit", "1")
@@ -238,6 +239,21 @@ def test_console_script_help():
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert "usage: hil" in done.stdout and "experiments" in done.stdout
+
+
+def test_experiments_prints_plain_text_not_markup(capsys):
+    code, out, _ = run_cli(capsys, "experiments")
+    assert code == 0
+    assert "``" not in out and ":class:" not in out and ":func:" not in out
+    assert "--set repeats=200  (int, 40..65536)" in out[out.index("bss2.mac_noise"):]
+
+
+def test_no_progress_bars_when_stderr_is_not_a_terminal(tmp_path):
+    script = Path(sys.executable).parent / "hil"
+    done = subprocess.run([str(script), "run", "bss2.mac_noise", "--set", "repeats=50", "--store",
+                           str(tmp_path / "store")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "%|" not in done.stderr and "normality" not in done.stderr, done.stderr
 
 
 def test_run_on_the_emulator(tmp_path, capsys):

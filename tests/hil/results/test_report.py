@@ -173,3 +173,9 @@ def test_refuses_bad_input(tmp_path, results):
         write_report([results[0], "not a result"], tmp_path)
     with pytest.raises(InvalidValue, match="run_ids"):
         write_report(results, tmp_path, run_ids=["only one"])
+
+
+def test_mirrored_hemisphere_axis_is_explained(results):
+    """Hemisphere 0's neuron axis runs backwards (the two meet in the middle); its caption says so."""
+    [plot] = [p for p in plots_for(results[1]) if p.key == "neuron_output"]
+    assert "Hemisphere 0 is drawn mirrored" in plot.caption

@@ -272,3 +272,23 @@ def test_default_root_and_empty_store(tmp_path, monkeypatch):
 def test_limit_is_validated(store):
     with pytest.raises(InvalidValue, match="limit"):
         store.runs(limit=0)
+
+
+def test_a_store_written_by_version_0_1_0_still_opens(tmp_path):
+    """tests/hil/results/data/store-0.1.0 was written by the rig before hil/ was laid out by
+    concern (commit 02b76c8): its runs list and load unchanged."""
+    import shutil
+    from pathlib import Path
+
+    root = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "store-0.1.0", root)
+    store = ResultStore(root)
+    failed, saved = store.runs()
+    assert (failed.status, failed.error) == ("error", "ValueError: repeats: -5 is outside the allowed range 20..65536")
+    assert (saved.experiment, saved.status, saved.serial) == ("bss2.mac_noise", "pass", "EMU-OLD")
+    r = store.load(saved.run_id)
+    np.testing.assert_array_equal(r.raw["samples"], np.arange(12).reshape(3, 4))
+    assert [m.name for m in r.metrics] == ["noise_max", "noise_min"]
+    assert r.metrics[0] == Metric("noise_max", 2.1, 3.5, "<=", "spec: hil.bss2.MacSpec", "LSB")
+    assert np.isnan(r.metrics[1].value) and r.metrics[1].comparison == "<=" and not r.metrics[1].judged
+    assert r.summary == {"noise_rms": 2.0} and r.context.serial == "EMU-OLD"
