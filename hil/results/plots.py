@@ -80,14 +80,14 @@ def neuron_output(result: ExperimentResult) -> Plot | None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("output (LSB)")
     if len(halves) == 2:
-        # As in the BrainScaleS-2 tutorial: the first hemisphere is drawn
-        # mirrored, so that the first column of each (neurons 0 and n/2) meet in the middle.
+        # The first hemisphere is drawn mirrored, so that the first column of each
+        # (neurons 0 and n/2) meet in the middle; the caption says so.
         axes[0].invert_xaxis()
     axes[-1].legend(loc="best", fontsize="small")
     shape = np.shape(result.raw["neuron_output"])
     repeats = shape[0] if len(shape) == 2 else 1
-    mirrored = (" Hemisphere 0 is drawn mirrored (its axis runs from its last neuron to neuron 0), "
-                "so that the two hemispheres meet at their first neurons in the middle, as on the chip."
+    mirrored = (f" Hemisphere 0 is drawn mirrored: its axis runs from neuron {n // 2 - 1} down to 0, "
+                f"so that neurons 0 and {n // 2} meet in the middle."
                 if len(halves) == 2 else "")
     return Plot("neuron_output", "Output per neuron at a fixed input and weight",
                 f"Mean over {repeats} repeats of each neuron's output (LSB) against its index; "
