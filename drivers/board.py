@@ -13,6 +13,7 @@ the caller: a repeated command that cannot have side effects is retried with a
 is raised instead.
 """
 import json
+import re
 import socket
 import warnings
 from dataclasses import dataclass
@@ -82,10 +83,11 @@ class BoardDriver:
         """How often the driver reconnected since it was opened."""
         self._rm = resource_manager or _resource_manager()
         self._token: str | None = None
+        self._keep = False
         self._res = None
         self._open()
         try:
-            self._idn = self._exchange(self._ask_idn, repeatable=True, what="*IDN?")
+            self._idn = self._first_idn()
         except BaseException:
             self._close_resource()
             raise
@@ -129,6 +131,18 @@ class BoardDriver:
                 sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
         self._res = res
 
+    def _first_idn(self) -> str:
+        """*IDN? on a new connection: a failure means no connection, not a lost one."""
+        try:
+            idn = self._ask_idn()
+        except _LINK_ERRORS as exc:
+            problem = f"no answer to *IDN? within {self.timeout_s} s: {exc}" if _is_timeout(exc) else str(exc)
+            raise ConnectionLost(f"could not connect to {self.resource_name}: {problem}") from exc
+        if re.match(r'^[+-]?\d+,"', idn):       # a board that refuses the connection says why
+            code, message = protocol.parse_error(idn)
+            raise BoardError(code, message, "connecting")
+        return idn
+
     def _ask_idn(self) -> str:
         self._write(b"*IDN?")
         return self._read_line()
@@ -142,10 +156,13 @@ class BoardDriver:
         if idn != getattr(self, "_idn", idn):
             raise ConnectionLost(f"{self.resource_name} now answers {idn!r}, not {self._idn!r}")
         if self._token is not None:
-            self._write(f"LOCK {self._token}".encode())
-            self._check(f"LOCK {self._token}")
+            command = self._lock_command(self._token, self._keep)
+            self._write(command.encode())
+            self._check(command)
 
-    def _close_resource(self) -> None:
+    def _close_resource(self, *, wait_for_board: bool = False) -> None:
+        if self._res is not None and wait_for_board:
+            self._await_board_close()
         if self._res is not None:
             try:
                 self._res.close()
@@ -153,14 +170,31 @@ class BoardDriver:
                 pass
             self._res = None
 
+    def _await_board_close(self) -> None:
+        """Ends the connection and waits (at most the time-out) until the board has closed its
+        side too: by then it has released what the connection held, e.g. its share of a lease."""
+        session = getattr(self._res.visalib, "sessions", {}).get(self._res.session)
+        sock = getattr(session, "interface", None)
+        if not isinstance(sock, socket.socket):
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(min(self.timeout_s, 2.0))
+            while sock.recv(1 << 16):       # late answers of an abandoned command, if any
+                pass
+        except OSError:
+            pass
+
     def close(self) -> None:
-        if self._res is not None and self._token is not None:
+        """Closes the connection. A lease taken with ``keep=True`` is released (UNLOCK);
+        any other ends with the connection, and the board has released it when this returns."""
+        if self._res is not None and self._token is not None and self._keep:
             try:
                 self.unlock()
             except DriverError:
                 pass
         # Not the resource manager: pyvisa shares it (and its sessions) process-wide.
-        self._close_resource()
+        self._close_resource(wait_for_board=True)
 
     def __enter__(self):
         return self
@@ -314,15 +348,27 @@ class BoardDriver:
             self._check("CHIP:INFO?")
         return json.loads(answer)
 
-    def lock(self, token: str) -> None:
-        """Leases the board for ``token`` (refreshes a lease already held)."""
-        self.write(f"LOCK {token}")
+    @staticmethod
+    def _lock_command(token: str, keep: bool) -> str:
+        return f"LOCK {token},KEEP" if keep else f"LOCK {token}"
+
+    def lock(self, token: str, *, keep: bool = False) -> None:
+        """Leases the board for ``token`` (joins or refreshes a lease that token holds).
+
+        Without ``keep`` the lease is this connection's: it ends when the connection
+        closes (after a reconnect the driver takes it again). With ``keep`` it
+        outlives the connection until its time-out or :meth:`unlock`: for a lease
+        shared by several connections, such as the board pool's.
+        """
+        self.write(self._lock_command(token, keep))
         self._token = token
+        self._keep = keep
 
     def unlock(self) -> None:
+        """Releases the lease this driver took (for every connection sharing its token)."""
         if self._token is None:
             return
-        token, self._token = self._token, None
+        token, self._token, self._keep = self._token, None, False
         self.write(f"UNLOCK {token}")
 
     def leased(self) -> bool:
