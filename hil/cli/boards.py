@@ -49,8 +49,8 @@ def add_parsers(sub) -> None:
         default = getattr(Limits(), name)
         r.add_argument("--" + name.removesuffix("_s").replace("_", "-"), dest=name,
                        type=bounded(int if isinstance(default, int) else float, lo, hi, unit),
-                       default=default, metavar="N" if unit == "bytes" else "S",
-                       help=f"{help_text} ({lo:g}..{hi:g} {unit}; default {default:g})")
+                       default=default, metavar="S" if unit == "seconds" else "N",
+                       help=f"{help_text} ({lo}..{hi} {unit}; default {default})")
 
     r = command(sub, "boards", cmd_boards, "probe the boards of an inventory (*IDN?, serial) and print a table")
     r.add_argument("--inventory", metavar="FILE",

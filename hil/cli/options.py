@@ -37,14 +37,16 @@ def positive_int(text: str) -> int:
 
 def bounded(kind: type, lo: float, hi: float, unit: str):
     """An argparse type: a finite ``kind`` (int or float) in lo..hi (argparse names the option)."""
+    allowed = f"{lo}..{hi}" if kind is int else f"{lo:g}..{hi:g}"
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number "
-                                             f"of {unit}; allowed: {lo:g}..{hi:g}") from None
+                                             f"of {unit}; allowed: {allowed}") from None
         if not (math.isfinite(value) and lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"{text!r} is outside {lo:g}..{hi:g} {unit}")
+            raise argparse.ArgumentTypeError(f"{text!r} is outside {allowed} {unit}")
         return value
     return parse
 

@@ -52,8 +52,8 @@ class Limits:
             ok = (isinstance(value, int) if whole else isinstance(value, (int, float))) \
                 and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
             if not ok:
-                kind = "a whole number" if whole else "a finite number"
-                raise InvalidValue(f.name, f"{value!r} is not {kind} in {lo:g}..{hi:g}")
+                kind, allowed = ("a whole number", f"{lo}..{hi}") if whole else ("a finite number", f"{lo:g}..{hi:g}")
+                raise InvalidValue(f.name, f"{value!r} is not {kind} in {allowed}")
         if self.memory_budget < self.max_block:
             raise InvalidValue("memory_budget", f"{self.memory_budget} bytes is below max_block "
                                                 f"({self.max_block} bytes): no block of that size could be held")

@@ -1,4 +1,5 @@
 """The board path under stress: real `hil serve` processes, real pyvisa-py sockets."""
+import re
 import warnings
 
 import hil.experiment
@@ -13,9 +14,12 @@ from drivers.board import (
     Reconnected,
     RunInterrupted,
 )
+from drivers import named_arrays
+from drivers.blocks import encode_block
 from hil.bss2 import MacConfig, MacStimulus
 from hil.results.store import ResultStore
 from hil.server.faults import LinkFaults
+from hil.server.limits import Limits
 from hil.server.process import BoardProcess
 from hil.server.tcp import VirtualBoard
 
@@ -143,3 +147,69 @@ def test_configure_and_run_is_one_round_trip_and_raises_the_conf_error():
             assert e.value.code == 100 and e.value.command == "CONF"
         finally:
             other.close()
+
+
+# --- issue 12: what the driver makes of a hardened board -------------------------------------------
+
+def test_a_refused_connection_says_it_could_not_connect():
+    resource = "TCPIP::127.0.0.1::1::SOCKET"
+    with pytest.raises(ConnectionLost) as e:
+        BoardDriver(resource, timeout_s=2)
+    message = str(e.value)
+    assert message.startswith(f"could not connect to {resource}: ") and "Connection refused" in message
+    assert message.count(resource) == 1 and "reconnect" not in message
+
+
+def test_a_board_at_its_connection_limit_is_a_board_error():
+    with VirtualBoard(hil.backend.open("emulator"), port=0, limits=Limits(max_connections=1)) as vb, \
+            BoardDriver(vb.resource) as first:
+        assert first.identity().vendor == "hil-rig"
+        with pytest.raises(BoardError) as e:
+            BoardDriver(vb.resource)
+        assert e.value.code == 104 and "serves 1 at once" in e.value.message
+
+
+def test_opening_a_board_leases_it_until_closed():
+    with BoardProcess() as proc:
+        owner = hil.backend.open("board", resource=proc.resource)
+        assert re.fullmatch(r"hil-[0-9a-f]{32}", owner.driver._token), "128 random bits"
+        with pytest.raises(BoardError) as e:
+            hil.backend.open("board", resource=proc.resource)
+        assert e.value.code == 100
+        owner.close()
+        hil.backend.open("board", resource=proc.resource).close()   # at once: no wait for an expiry
+        with pytest.raises(ValueError, match="token: a token leases the board"):
+            hil.backend.open("board", resource=proc.resource, lease=False, token="t")
+
+
+def test_unleased_clients_get_an_error_never_a_wrong_result():
+    """Defect 3 of issue 12: two clients without a lease on one --ideal board."""
+    rng = np.random.default_rng(12)
+    weights = [rng.integers(-63, 64, (128, 512)) for _ in range(2)]
+    x = rng.integers(0, 32, (4, 128))
+    with BoardProcess(serial="EMU-SHARE", ideal=True) as proc, \
+            hil.backend.open("emulator", serial="EMU-SHARE", ideal=True) as emu:
+        expected = [hil.bss2.mac(emu, x, w) for w in weights]
+        a, b = (hil.backend.open("board", resource=proc.resource, lease=False) for _ in range(2))
+        a.configure(MacConfig(weights=weights[0]))
+        b.configure(MacConfig(weights=weights[1]))
+        with pytest.raises(BoardError) as e:
+            a.run(MacStimulus(inputs=x))
+        assert e.value.code == 103 and e.value.command == "READ?"
+        np.testing.assert_array_equal(b.run(MacStimulus(inputs=x)).outputs, expected[1])
+        a.close()
+        b.close()
+
+
+def test_non_ascii_in_an_error_reaches_the_caller_as_a_board_error():
+    import json
+
+    header = json.dumps({"meta": {"type": "bss2.MacConfig", "fields": {}}, "arrays": [
+        {"name": "w\u00e9ights", "dtype": "|i1", "shape": [1], "offset": 0, "nbytes": 1}]},
+        ensure_ascii=False).encode()
+    payload = named_arrays.MAGIC + len(header).to_bytes(4, "little") + header + b"\0"
+    with BoardProcess() as proc, BoardDriver(proc.resource) as drv:
+        drv._write(b"CONF " + encode_block(payload))
+        with pytest.raises(BoardError) as e:
+            drv._check("CONF")
+        assert e.value.code == -161 and "w\\xe9ights" in e.value.message
