@@ -49,6 +49,12 @@ class RunInterrupted(DriverError, ConnectionError):
     repeat the run: its result is lost, and whether the board ran it is unknown."""
 
 
+class ConfigurationLost(DriverError):
+    """The connection was re-established after the configuration was written: the board
+    may hold another client's configuration now (its lease ended with the old
+    connection), so a run without a new configuration is refused."""
+
+
 class Reconnected(UserWarning):
     """The connection dropped; the driver reconnected and repeated a side-effect-free command."""
 
@@ -84,6 +90,8 @@ class BoardDriver:
         self._rm = resource_manager or _resource_manager()
         self._token: str | None = None
         self._keep = False
+        self._configured_at: int | None = None
+        """``reconnects`` when the last configuration was written (None: never)."""
         self._res = None
         self._open()
         try:
@@ -259,6 +267,14 @@ class BoardDriver:
 
     def _exchange(self, fn, *, repeatable: bool, what: str):
         """Runs fn(); after a dropped connection reconnects once, then repeats or raises."""
+        if self._res is not None and self._peer_closed():
+            # Closed while we were quiet (the board's idle time-out): a new connection
+            # now, rather than a command lost into the closed one.
+            try:
+                self._reconnect()
+            except (DriverError, *_LINK_ERRORS) as again:
+                raise ConnectionLost(f"{self.resource_name}: the board closed the connection before {what} "
+                                     f"and the reconnect failed: {again}") from again
         try:
             return fn()
         except _LINK_ERRORS as exc:
@@ -399,6 +415,7 @@ class BoardDriver:
             self._write(*message, b"\nSYST:ERR?")
             return self._read_line()
         self._raise_if_error(self._exchange(fn, repeatable=True, what="CONF"), "CONF")
+        self._configured_at = self.reconnects
 
     def configure_and_read(self, conf_meta: dict, conf_arrays: dict, meta: dict,
                            arrays: dict) -> tuple[dict, dict]:
@@ -413,6 +430,7 @@ class BoardDriver:
             return self._read_line(), self._read_block()
         conf_answer, payload = self._exchange(fn, repeatable=False, what="CONF + READ?")
         self._raise_if_error(conf_answer, "CONF")
+        self._configured_at = self.reconnects
         if not len(payload):
             self._check("READ?")
             raise ProtocolError(-200, "the board answered READ? with an empty block and no error")
@@ -423,6 +441,10 @@ class BoardDriver:
         message = self._block_command("READ?", meta, arrays)
 
         def fn():
+            if self._configured_at is not None and self._configured_at != self.reconnects:
+                raise ConfigurationLost(f"{self.resource_name}: the connection was re-established after the "
+                                        "configuration was written, and the board may hold another client's "
+                                        "configuration now; configure again")
             self._write(*message)
             return self._read_block()
         payload = self._exchange(fn, repeatable=False, what="READ?")

@@ -2,11 +2,11 @@
 
 A :class:`BoardServer` holds what every connection shares: the backend, its
 configuration and the lease. Each connection gets a :class:`Session`, with its
-own error queue and held readout. Nothing here touches a socket: a transport
-(:mod:`hil.server.tcp` for TCP, later the RTL simulator bridge) reads commands
-with :class:`drivers.protocol.CommandReader` and hands each to
-:meth:`Session.execute` (or a refused one to :meth:`Session.refuse`), then sends
-back what it returns.
+own error queue and held readout. Nothing here touches a socket: the connection
+loop (:func:`hil.server.connection.serve`, over TCP or later the RTL simulator
+bridge) reads commands with :class:`drivers.protocol.CommandReader` and hands
+each to :meth:`Session.execute` (or a refused one to :meth:`Session.refuse`),
+then sends back what it returns, and calls :meth:`Session.close` at the end.
 """
 import json
 import threading

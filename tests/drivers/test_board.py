@@ -10,6 +10,7 @@ import hil
 from drivers.board import (
     BoardDriver,
     BoardError,
+    ConfigurationLost,
     ConnectionLost,
     Reconnected,
     RunInterrupted,
@@ -213,3 +214,23 @@ def test_non_ascii_in_an_error_reaches_the_caller_as_a_board_error():
         with pytest.raises(BoardError) as e:
             drv._check("CONF")
         assert e.value.code == -161 and "w\\xe9ights" in e.value.message
+
+
+def test_a_connection_the_board_closed_while_idle_is_reopened_and_a_stale_configuration_refused():
+    with VirtualBoard(hil.backend.open("emulator", serial="EMU-IDLE"), port=0,
+                      limits=Limits(idle_timeout_s=0.3)) as vb, \
+            hil.backend.open("emulator", serial="EMU-IDLE") as emu:
+        board = hil.backend.open("board", resource=vb.resource)
+        cfg = MacConfig(weights=rng.integers(-63, 64, (128, 512)))
+        stim = MacStimulus(inputs=rng.integers(0, 32, (4, 128)))
+        board.configure(cfg)
+        assert vb.wait_idle(10), "the board closed the idle connection (and its lease with it)"
+        with pytest.raises(ConfigurationLost, match="configure again"):
+            board.run(stim)
+        assert board.driver.reconnects == 1
+        np.testing.assert_array_equal(board.configure_and_run(cfg, stim).outputs,
+                                      emu.configure_and_run(cfg, stim).outputs)
+        assert vb.wait_idle(10)
+        np.testing.assert_array_equal(hil.bss2.mac(board, X, W), hil.bss2.mac(emu, X, W)), \
+            "no RunInterrupted: the closed connection is noticed before the run is sent"
+        board.close()

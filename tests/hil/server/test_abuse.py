@@ -227,6 +227,7 @@ def test_wrong_tokens_close_the_connection_after_three(make_board):
     board = make_board()
     owner, guesser = Client(board), Client(board)
     owner.send(b"LOCK tok-A\n")
+    assert owner.query("LOCK?") == "1"
     guesser.send(b"LOCK guess-1\nUNLOCK guess-2\n")
     assert [guesser.error()[0] for _ in range(2)] == [100, 101]
     assert guesser.query("*IDN?").startswith("hil-rig"), "two wrong tokens: still served"

@@ -1,14 +1,18 @@
-"""Load: 8 clients with leases doing MACs on one virtual board for a bounded time.
+"""Load: 8 clients doing MACs on one virtual board for a bounded time.
 
-Each client takes the board's lease (``hil.backend.open`` leases by default; a
-client that finds it taken tries again), runs a MAC, and closes, which ends its
-lease at once. Every result must equal the ideal emulator of the same serial.
+With leases (``hil.backend.open`` leases by default) each client takes the
+board's lease (one that finds it taken tries again), runs a MAC and closes,
+which ends its lease at once. Without (``lease=False``) all 8 share the board
+at once, and a run whose configuration another client replaced is refused
+(BoardError 103). Either way every result must equal the ideal emulator of the
+same serial: there are errors, never wrong results.
 """
 import os
 import threading
 import time
 
 import numpy as np
+import pytest
 
 import hil
 from drivers.board import BoardError
@@ -27,8 +31,10 @@ def _peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_eight_leasing_clients_only_ever_get_right_results():
-    stats = {"runs": 0, "wrong": 0, "busy": 0, "errors": []}
+@pytest.mark.parametrize("lease", [True, False], ids=["leased", "shared"])
+def test_eight_clients_only_ever_get_right_results(lease):
+    stats = {"runs": 0, "wrong": 0, "refused": 0, "errors": []}
+    refusal = 100 if lease else 103          # lease taken by another / configuration replaced
     lock = threading.Lock()
     with BoardProcess(serial=SERIAL, ideal=True) as proc:
         stop = time.monotonic() + DURATION_S
@@ -36,29 +42,34 @@ def test_eight_leasing_clients_only_ever_get_right_results():
         def client(index: int) -> None:
             rng = np.random.default_rng(index)
             with hil.backend.open("emulator", serial=SERIAL, ideal=True) as emu:
+                shared = None if lease else hil.backend.open("board", resource=proc.resource, lease=False)
                 while time.monotonic() < stop:
                     x = rng.integers(0, 32, (int(rng.integers(1, 64)), 128))
                     w = rng.integers(-63, 64, (128, 512))
                     try:
-                        board = hil.backend.open("board", resource=proc.resource)
+                        board = shared or hil.backend.open("board", resource=proc.resource)
+                        try:
+                            got = hil.bss2.mac(board, x, w)
+                        finally:
+                            if board is not shared:
+                                board.close()
                     except BoardError as exc:
-                        assert exc.code == 100, exc
                         with lock:
-                            stats["busy"] += 1
-                        time.sleep(0.001)         # another client holds the lease: try again
+                            stats["refused"] += exc.code == refusal
+                            if exc.code != refusal:
+                                stats["errors"].append(repr(exc))
+                        time.sleep(0.001)         # let another client have its turn
                         continue
-                    try:
-                        got = hil.bss2.mac(board, x, w)
                     except Exception as exc:       # reported below; a thread must not die silently
                         with lock:
                             stats["errors"].append(repr(exc))
                         continue
-                    finally:
-                        board.close()
                     right = np.array_equal(got, hil.bss2.mac(emu, x, w))
                     with lock:
                         stats["runs"] += 1
                         stats["wrong"] += not right
+                if shared is not None:
+                    shared.close()
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for t in threads:
@@ -66,8 +77,8 @@ def test_eight_leasing_clients_only_ever_get_right_results():
         for t in threads:
             t.join()
         rss = _peak_rss_kib(proc.proc.pid)
-    print(f"\nload: {CLIENTS} clients, {DURATION_S:g} s, {stats['runs']} MACs, {stats['wrong']} wrong, "
-          f"{stats['busy']} lease attempts found the board taken, server peak RSS {rss / 1024:.0f} MiB")
+    print(f"\nload ({'leased' if lease else 'shared'}): {CLIENTS} clients, {DURATION_S:g} s, {stats['runs']} MACs, "
+          f"{stats['wrong']} wrong, {stats['refused']} refused with {refusal}, server peak RSS {rss / 1024:.0f} MiB")
     assert stats["errors"] == []
     assert stats["wrong"] == 0
     assert stats["runs"] >= CLIENTS
