@@ -44,7 +44,7 @@ class Command:
     """Upper-cased header, e.g. 'CONF' or 'SYST:ERR?'."""
     args: str = ""
     """Text arguments (empty when the command carries a block)."""
-    block: bytes | None = None
+    block: bytes | bytearray | None = None
     reserved: int = 0
     """Bytes of the server's memory budget held for the block (given back after the command)."""
 
@@ -286,9 +286,8 @@ class CommandReader:
             raise ProtocolError(-225, refused)
         reserved = length if self.reserve is not None else 0
         try:
-            self._need(hlen + length + 1)
-            payload = bytes(self.buf[hlen:hlen + length])
-            del self.buf[:hlen + length]
+            del self.buf[:hlen]
+            payload = self._take(length)
             self._expect_lf()
             try:
                 text = head.decode("ascii").strip()
@@ -301,6 +300,27 @@ class CommandReader:
                 self.release(reserved)
             raise
         return Command(header, "", payload, reserved)
+
+    def _take(self, n: int) -> bytes | bytearray:
+        """The next n bytes of the stream. A large block is read straight into a buffer of
+        its size, so that the server holds it once, as its budget counts it, not twice."""
+        if len(self.buf) >= n:
+            out = bytes(self.buf[:n])
+            del self.buf[:n]
+            return out
+        out = bytearray(n)
+        with memoryview(out) as view:
+            k = len(self.buf)
+            view[:k] = self.buf
+            self.buf = bytearray()
+            while k < n:
+                self._fill()
+                m = min(n - k, len(self.buf))
+                with memoryview(self.buf) as chunk:
+                    view[k:k + m] = chunk[:m]
+                del self.buf[:m]
+                k += m
+        return out
 
     def _block_header(self) -> tuple[int, int]:
         """(header bytes, payload length) of the block at the start of the buffer; any length."""

@@ -11,6 +11,7 @@ then sends back what it returns, and calls :meth:`Session.close` at the end.
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from drivers import named_arrays, protocol
@@ -70,13 +71,15 @@ class Session:
 
     def drop_readout(self) -> None:
         self.readout = None
-        self.server.budget.release(self.readout_bytes)
-        self.readout_bytes = 0
+        if self.readout_bytes:
+            self.server.budget.release(self.readout_bytes)
+            self.readout_bytes = 0
 
     def answer_sent(self) -> None:
         """The answer went out (or never will): its budget is free."""
-        self.server.budget.release(self.answer_bytes)
-        self.answer_bytes = 0
+        if self.answer_bytes:
+            self.server.budget.release(self.answer_bytes)
+            self.answer_bytes = 0
 
     def close(self) -> None:
         """The connection ended: it holds nothing any more."""
@@ -105,7 +108,11 @@ class BoardServer:
         self.budget = MemoryBudget(limits.memory_budget)
         self.generation = 0
         """Counts the configurations written (CONF and *RST): a run checks its connection's."""
-        self._chip_lock = threading.Lock()          # one command on the chip at a time
+        # One thread runs every command on the chip, one at a time: the chip's big
+        # transients then live in one allocator arena (a thread each kept what glibc
+        # would not give back: 10 held 32-MiB readouts took 477 MB, 284 MB so), and a
+        # backend that must be driven from one thread (a simulator) is.
+        self._chip = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-chip")
         self._lease_lock = threading.Lock()
         self._lease: _Lease | None = None
 
@@ -117,7 +124,12 @@ class BoardServer:
         return Session(self)
 
     def close(self) -> None:
-        self.backend.close()
+        self._on_chip(self.backend.close)
+        self._chip.shutdown()
+
+    def _on_chip(self, fn, *args):
+        """``fn(*args)`` on the chip's thread, after every command before it; its result or exception."""
+        return self._chip.submit(fn, *args).result()
 
     def reserve(self, nbytes: int) -> str | None:
         """Takes ``nbytes`` of the budget for a block; None, or why they do not fit."""
@@ -254,12 +266,7 @@ class BoardServer:
         conn.errors.clear()
 
     def _rst(self, conn, cmd):
-        with self._chip_lock:
-            self.generation += 1
-            reset = getattr(self.backend, "reset", None)
-            if reset is not None:
-                reset()
-            conn.conf_generation = self.generation
+        conn.conf_generation = self._on_chip(self._reset_chip)
         conn.drop_readout()
         conn.conf_refused = False
 
@@ -271,11 +278,7 @@ class BoardServer:
 
     def _conf(self, conn, cmd):
         config = self._decode(cmd.block)
-        with self._chip_lock:
-            # Moved on before the write: a write that fails half-way has replaced it too.
-            self.generation += 1
-            self.backend.configure(config)
-            conn.conf_generation = self.generation
+        conn.conf_generation = self._on_chip(self._configure_chip, config)
         conn.conf_refused = False
 
     def _run(self, conn, cmd):
@@ -284,17 +287,35 @@ class BoardServer:
                                      "for a CONF that succeeds")
         stimulus = self._decode(cmd.block)
         conn.drop_readout()
-        with self._chip_lock:
-            if conn.conf_generation is not None and conn.conf_generation != self.generation:
-                raise ProtocolError(103, "another connection's CONF or *RST replaced this connection's "
-                                         "configuration since its CONF; send CONF again (or LOCK the board)")
-            readout = self.backend.run(stimulus)
-            # Counted while the chip is still ours, so at most one readout is ever uncounted.
-            header, arrays = wire.encode(readout)
-            nbytes = sum(a.nbytes for a in arrays.values())
-            if not self.budget.reserve(nbytes):
-                raise ProtocolError(-225, self.budget.refusal("the readout", nbytes))
-        conn.readout, conn.readout_bytes = (header, arrays), nbytes
+        conn.readout, conn.readout_bytes = self._on_chip(self._run_chip, stimulus, conn.conf_generation)
+
+    # On the chip's thread, one at a time:
+
+    def _reset_chip(self) -> int:
+        self.generation += 1
+        reset = getattr(self.backend, "reset", None)
+        if reset is not None:
+            reset()
+        return self.generation
+
+    def _configure_chip(self, config) -> int:
+        # Moved on before the write: a write that fails half-way has replaced it too.
+        self.generation += 1
+        self.backend.configure(config)
+        return self.generation
+
+    def _run_chip(self, stimulus, generation: int | None) -> tuple[tuple[dict, dict], int]:
+        """((header, arrays), budget bytes) of the readout, if the caller's configuration still holds."""
+        if generation is not None and generation != self.generation:
+            raise ProtocolError(103, "another connection's CONF or *RST replaced this connection's "
+                                     "configuration since its CONF; send CONF again (or LOCK the board)")
+        readout = self.backend.run(stimulus)
+        # Counted before the next command runs, so at most one readout is ever uncounted.
+        header, arrays = wire.encode(readout)
+        nbytes = sum(a.nbytes for a in arrays.values())
+        if not self.budget.reserve(nbytes):
+            raise ProtocolError(-225, self.budget.refusal("the readout", nbytes))
+        return (header, arrays), nbytes
 
     def _fetch(self, conn, cmd):
         if conn.readout is None:

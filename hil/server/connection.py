@@ -22,15 +22,26 @@ class SocketStream:
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
+        self._timeout: float | None = -1.0       # what settimeout was last given (-1: nothing yet)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
 
+    def _settimeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:       # the idle time-out, set once, is the common case
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
     def recv(self, nbytes: int, timeout: float | None) -> bytes:
-        self.sock.settimeout(timeout)
+        self._settimeout(timeout)
         return self.sock.recv(nbytes)
 
     def send(self, buffers: list, timeout: float) -> None:
+        if len(buffers) == 1:
+            # sendall's time-out bounds the whole call (Python >= 3.5).
+            self._settimeout(timeout)
+            self.sock.sendall(buffers[0])
+            return
         # One deadline for the whole answer: a client that takes a byte now and
         # then must not keep the server's buffers for ever.
         deadline = time.monotonic() + timeout
@@ -39,7 +50,7 @@ class SocketStream:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"the client did not take its answer within {timeout} s")
-            self.sock.settimeout(remaining)
+            self._settimeout(remaining)
             sent = self.sock.sendmsg(parts[:64])
             while parts and sent >= parts[0].nbytes:
                 sent -= parts[0].nbytes
@@ -63,33 +74,31 @@ def serve(server: BoardServer, stream: protocol.ByteStream, link_faults: LinkFau
                                     release=server.budget.release)
     try:
         while not session.closing:
+            reserved = 0        # budget held for this command's block, until its answer is sent
             try:
-                cmd = reader.read()
-            except ProtocolError as exc:
-                answer = session.refuse(exc)
-            except OSError:         # a deadline passed, or the client vanished
-                return
-            else:
-                if cmd is None:
-                    return
-                drop = link_faults.drop_after
-                if drop is not None and session.commands >= drop:
-                    server.budget.release(cmd.reserved)
-                    return
                 try:
+                    cmd = reader.read()
+                except ProtocolError as exc:
+                    answer = session.refuse(exc)
+                else:
+                    if cmd is None:
+                        return
+                    reserved = cmd.reserved
+                    drop = link_faults.drop_after
+                    if drop is not None and session.commands >= drop:
+                        return
                     answer = session.execute(cmd)
-                finally:
-                    server.budget.release(cmd.reserved)
-            if answer is not None:
-                if link_faults.slow_s:
-                    time.sleep(link_faults.slow_s)
-                try:
+                if answer is not None:
+                    if link_faults.slow_s:
+                        time.sleep(link_faults.slow_s)
                     stream.send([*answer, b"\n"] if isinstance(answer, list) else [answer + b"\n"],
                                 limits.send_timeout_s)
-                except OSError:     # the client is gone or does not read: its answer with it
-                    return
-                finally:
-                    session.answer_sent()
+            except OSError:     # a deadline passed, or the client is gone: its answer with it
+                return
+            finally:
+                if reserved:
+                    server.budget.release(reserved)
+                session.answer_sent()
     finally:
         session.close()
         stream.close()
