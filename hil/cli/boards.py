@@ -32,6 +32,12 @@ LIMIT_OPTIONS = {
 }
 """``hil serve``'s options for the server's limits (hil.server.limits.Limits), with their help."""
 
+
+def limit_option(name: str) -> str:
+    """The ``hil serve`` option of a limit: ``lease_timeout_s`` -> ``--lease-timeout``."""
+    return "--" + name.removesuffix("_s").replace("_", "-")
+
+
 HEADERS = ("name", "resource", "expected serial", "answered serial", "firmware", "leased", "status")
 
 
@@ -47,7 +53,7 @@ def add_parsers(sub) -> None:
     for name, (help_text, unit) in LIMIT_OPTIONS.items():
         lo, hi = RANGES[name]
         default = getattr(Limits(), name)
-        r.add_argument("--" + name.removesuffix("_s").replace("_", "-"), dest=name,
+        r.add_argument(limit_option(name), dest=name,
                        type=bounded(int if isinstance(default, int) else float, lo, hi, unit),
                        default=default, metavar="S" if unit == "seconds" else "N",
                        help=f"{help_text} ({lo}..{hi} {unit}; default {default})")

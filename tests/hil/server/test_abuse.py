@@ -7,6 +7,7 @@ an answer arriving); the only sleeps pace a client whose slowness is the attack.
 import json
 import math
 import os
+import re
 import select
 import socket
 import subprocess
@@ -371,3 +372,17 @@ def test_error_texts_are_ascii_with_the_rest_escaped(make_board):
     assert line.isascii()
     code, message = protocol.parse_error(line.decode("ascii"))
     assert code == -161 and "w\\xe9ights" in message
+
+
+def test_the_limits_table_of_the_doc_names_every_limit_and_option(make_board):
+    from pathlib import Path
+
+    from hil.cli.boards import LIMIT_OPTIONS, limit_option
+
+    doc = (Path(__file__).parents[3] / "docs" / "protocol.md").read_text("utf-8")
+    section = doc.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    keys = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+    reported = json.loads(Client(make_board()).query("SYST:LIM?"))
+    assert sorted(keys) == sorted(reported)
+    for name in LIMIT_OPTIONS:
+        assert f"(`{limit_option(name)}`)" in section, name
