@@ -6,10 +6,12 @@
 
 A board belongs to whoever holds its lease (``LOCK <token>``, docs/protocol.md):
 the board grants it atomically, so two callers racing for one board never both
-get it, and a board leased by someone else is skipped. A lease expires when
-its owner has been quiet for the board's lease time-out (60 s by default), so a
-crashed owner does not block a board for long; an owner that may stay quiet
-longer keeps the lease alive with :class:`LeaseKeeper`.
+get it, and a board leased by someone else is skipped. The pool's lease is
+taken with ``LOCK <token>,KEEP``, so that it outlives the connection that took
+it (the holder's backends join it from connections of their own). It expires
+when every connection holding it has been quiet for the board's lease time-out
+(60 s by default), so a crashed owner does not block a board for long; an owner
+that may stay quiet longer keeps the lease alive with :class:`LeaseKeeper`.
 """
 import threading
 import warnings

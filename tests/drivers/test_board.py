@@ -234,3 +234,27 @@ def test_a_connection_the_board_closed_while_idle_is_reopened_and_a_stale_config
         np.testing.assert_array_equal(hil.bss2.mac(board, X, W), hil.bss2.mac(emu, X, W)), \
             "no RunInterrupted: the closed connection is noticed before the run is sent"
         board.close()
+
+
+_HOLDER = """
+import sys
+import hil
+backend = hil.backend.open("board", resource=sys.argv[1], token="hil-" + "0" * 32)   # as `hil run` leases
+print("leased", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_owner_leaves_the_board_free_at_once():
+    """Issue 12: a user who interrupts `hil run` and runs it again used to wait 60 s for its lease."""
+    import subprocess
+    import sys
+
+    with VirtualBoard(hil.backend.open("emulator"), port=0, limits=Limits(lease_timeout_s=3600)) as vb:
+        holder = subprocess.Popen([sys.executable, "-c", _HOLDER, vb.resource], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline() == "leased\n"
+        holder.kill()
+        holder.wait()
+        assert vb.wait_idle(10)
+        hil.backend.open("board", resource=vb.resource).close()
