@@ -113,6 +113,7 @@ class BoardServer:
         # would not give back: 10 held 32-MiB readouts took 477 MB, 284 MB so), and a
         # backend that must be driven from one thread (a simulator) is.
         self._chip = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-chip")
+        self._closed = False
         self._lease_lock = threading.Lock()
         self._lease: _Lease | None = None
 
@@ -124,6 +125,10 @@ class BoardServer:
         return Session(self)
 
     def close(self) -> None:
+        """Closes the backend (after the command on the chip, if any); a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self._on_chip(self.backend.close)
         self._chip.shutdown()
 

@@ -40,7 +40,7 @@ class VirtualBoard:
         self._listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
         self._stop = threading.Event()
         self._idle = threading.Condition()
-        self._active: set[threading.Thread] = set()
+        self._active: dict[threading.Thread, socket.socket] = {}
         self._thread: threading.Thread | None = None
         self.accept_backoffs = 0
         """How often accepting waited for file descriptors (at the process's limit)."""
@@ -97,7 +97,7 @@ class VirtualBoard:
             else:
                 full = False
                 t = threading.Thread(target=self._serve, args=(sock,), name="board-connection", daemon=True)
-                self._active.add(t)
+                self._active[t] = sock
         if full:
             _refuse_connection(sock, self.limits.max_connections)
             return
@@ -108,7 +108,7 @@ class VirtualBoard:
             connection.serve(self.server, connection.SocketStream(sock), self.link_faults)
         finally:
             with self._idle:
-                self._active.discard(threading.current_thread())
+                self._active.pop(threading.current_thread(), None)
                 self._idle.notify_all()
 
     def start(self) -> "VirtualBoard":
@@ -117,11 +117,21 @@ class VirtualBoard:
         self._thread.start()
         return self
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stops accepting, ends every connection (waiting at most ``timeout`` seconds for
+        a command on the chip to finish), then closes the backend."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self._listener.close()
+        with self._idle:
+            socks = list(self._active.values())
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)      # its thread's recv or send returns at once
+            except OSError:
+                pass
+        self.wait_idle(timeout)
         self.server.close()
 
     def __enter__(self):

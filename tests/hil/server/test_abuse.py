@@ -386,3 +386,12 @@ def test_the_limits_table_of_the_doc_names_every_limit_and_option(make_board):
     assert sorted(keys) == sorted(reported)
     for name in LIMIT_OPTIONS:
         assert f"(`{limit_option(name)}`)" in section, name
+
+
+def test_closing_the_board_ends_its_connections(make_board):
+    board = make_board()
+    c = Client(board, timeout=10)
+    assert c.query("*IDN?").startswith("hil-rig")
+    board.close()
+    assert wait_closed(c) == b""
+    assert board.connections == 0
