@@ -202,12 +202,11 @@ class CommandReader:
         last = b""
         while True:
             i = self.buf.find(b"\n")
+            part = bytes(self.buf[:i] if i >= 0 else self.buf).rstrip(b"\r")
+            last = part[-1:] or last
             if i >= 0:
-                line_end = bytes(self.buf[max(0, i - 2):i]).rstrip(b"\r")
                 del self.buf[:i + 1]
-                return line_end[-1:] or last
-            if self.buf:
-                last = bytes(self.buf[-1:])
+                return last
             self.buf.clear()
             self._fill()
 
@@ -229,7 +228,7 @@ class CommandReader:
                 line = bytes(self.buf[:lf])
                 del self.buf[:lf + 1]
                 if len(line) > self.max_line:
-                    raise self._too_long(line, line.rstrip(b"\r")[-1:])
+                    raise self._too_long(line[:self.max_line + 1], line.rstrip(b"\r")[-1:])
                 return self._text_command(line)
             if len(self.buf) > self.max_line:
                 head = bytes(self.buf[:self.max_line + 1])
@@ -237,10 +236,13 @@ class CommandReader:
             self._fill()
 
     def _too_long(self, head: bytes, last: bytes) -> ProtocolError:
-        """Error -363 for a line over max_line bytes; ``last`` is its last byte."""
-        header = _header_of(head)
-        if b" " not in head.strip()[:self.max_line] and last == b"?":
-            header = header[:40] + "...?"        # one header too long to hold: a query still
+        """Error -363 for a line over max_line bytes, whose first max_line + 1 bytes are
+        ``head`` and whose last byte (before CRs) is ``last``. Its header is its first word;
+        a line that is one word too long to hold is a query if it ends in '?'."""
+        if b" " in head.strip()[:self.max_line]:
+            header = _header_of(head)
+        else:
+            header = _header_of(head[:40]) + ("...?" if last == b"?" else "...")
         return ProtocolError(-363, f"command line longer than {self.max_line} bytes", header)
 
     def _text_command(self, line: bytes) -> Command:

@@ -2,7 +2,8 @@
 
 After every case the server must answer ``*IDN?`` on a new connection, serve no
 connection any more (so no thread of it can be busy), and hold nothing of the
-memory budget; its peak stays within the budget.
+memory budget; its peak stays within the budget. Streams of text lines must get
+exactly one answer per query, as docs/protocol.md defines a query.
 """
 import os
 import socket
@@ -104,3 +105,50 @@ def test_random_and_mutated_streams_leave_the_board_serving(fuzz_board, data):
     probe = Client(fuzz_board)
     assert probe.query("*IDN?") == "hil-rig,BSS2-EMU,EMU-FUZZ,emulator 0.1.0"
     probe.sock.close()
+
+
+# --- every query answered exactly once ------------------------------------------------------------
+
+_HEADERS = [b"*IDN?", b"SYST:ERR?", b"*OPC?", b"LOCK?", b"FETC?", b"READ?", b"SYST:ECHO?", b"CHIP:FAM?",
+            b"SYST:LIM?", b"*RST", b"*CLS", b"BOGUS?", b"BOGUS", b"conf", b"run", b"*idn?"]
+_BYTES = st.sampled_from(list(b"AZaz09:*?? \t\r") + [0xE9, 0xFF, 0x1C, 0x00])
+
+
+def _answered(line: bytes) -> bool:
+    """Whether docs/protocol.md says this line (without its LF) gets an answer: a line whose
+    first word ends in '?'; over 4096 bytes with no space in its first 4096, if it ends in '?'."""
+    if len(line) > 4096:
+        head = line[:4097].strip()
+        if b" " in head[:4096]:
+            return head.split(b" ", 1)[0].endswith(b"?")
+        return line.rstrip(b"\r")[-1:] == b"?"
+    line = line.rstrip(b"\r")
+    if line.isascii():
+        return line.decode().strip().partition(" ")[0].endswith("?")
+    return line.strip().split(b" ", 1)[0].endswith(b"?")
+
+
+@st.composite
+def text_line(draw) -> bytes:
+    head = draw(st.sampled_from(_HEADERS) | st.lists(_BYTES, max_size=12).map(bytes))
+    tail = draw(st.lists(_BYTES, max_size=12).map(bytes))
+    pad = draw(st.sampled_from([0, 0, 0, 4090, 5000]))
+    line = head + (b" " + tail if draw(st.booleans()) else tail) + b"x" * pad + draw(st.sampled_from([b"", b"?"]))
+    if line.strip().split(b" ", 1)[0].upper().rstrip(b"\r") in (b"LOCK", b"UNLOCK") or b"#" in line:
+        return b"*OPC?"                 # no leases (wrong tokens close), no blocks (answers of other sizes)
+    return line
+
+
+@settings(max_examples=EXAMPLES // 2, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(lines=st.lists(text_line(), min_size=1, max_size=12))
+def test_every_query_gets_exactly_one_answer(fuzz_board, lines):
+    CASES["tried"] += 1
+    c = Client(fuzz_board, timeout=10)
+    c.send(b"".join(line + b"\n" for line in lines) + b"*OPC?\n")
+    expected = sum(map(_answered, lines))
+    answers = [c.line() for _ in range(expected + 1)]
+    assert answers[-1] == b"1", f"{expected} answers expected before the final *OPC?: {answers}"
+    assert c.query("SYST:VERS?") == "1" and c.buf == b"", "and no answer more"
+    c.sock.close()
