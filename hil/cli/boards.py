@@ -44,7 +44,8 @@ HEADERS = ("name", "resource", "expected serial", "answered serial", "firmware",
 def add_parsers(sub) -> None:
     r = command(sub, "serve", cmd_serve, "serve a virtual chip behind the board protocol (a virtual board)")
     r.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    r.add_argument("--port", type=int, default=5025, help="TCP port (default 5025; 0 picks a free one)")
+    r.add_argument("--port", type=bounded(int, 0, 65535, "port"), default=5025,
+                   help="TCP port (default 5025; 0 picks a free one)")
     r.add_argument("--serial", help="serial of the virtual chip")
     r.add_argument("--ideal", action="store_true", help="no mismatch or noise")
     r.add_argument("--fault", action="append", default=[], metavar="FAULT",

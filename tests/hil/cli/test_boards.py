@@ -84,7 +84,8 @@ def test_hil_serve_warns_when_bound_beyond_loopback():
     ("--max-connections", "0", "is outside 1..1024 connections"),
     ("--memory-budget", "1e3", "is not a whole number of bytes; allowed: 1048576..68719476736"),
     ("--idle-timeout", "nan", "is outside 0.1..86400 seconds"),
+    ("--port", "70000", "is outside 0..65535 port"),
 ])
 def test_hil_serve_refuses_limits_that_are_not_finite_or_out_of_range(capsys, option, value, allowed):
-    assert main(["serve", "--port", "0", option, value]) == 2
+    assert main(["serve", "--port", "0", option, value]) == 2      # the last --port counts
     assert f"argument {option}: '{value}' {allowed}" in capsys.readouterr().err
