@@ -218,7 +218,7 @@ def test_non_ascii_in_an_error_reaches_the_caller_as_a_board_error():
 
 def test_a_connection_the_board_closed_while_idle_is_reopened_and_a_stale_configuration_refused():
     with VirtualBoard(hil.backend.open("emulator", serial="EMU-IDLE"), port=0,
-                      limits=Limits(idle_timeout_s=0.3)) as vb, \
+                      limits=Limits(idle_timeout_s=1.0)) as vb, \
             hil.backend.open("emulator", serial="EMU-IDLE") as emu:
         board = hil.backend.open("board", resource=vb.resource)
         cfg = MacConfig(weights=rng.integers(-63, 64, (128, 512)))

@@ -120,8 +120,7 @@ def test_a_block_over_the_memory_budget_is_read_and_refused(make_board):
 def test_an_idle_connection_is_closed(make_board):
     board = make_board(idle_timeout_s=0.5)
     c = Client(board, timeout=10)
-    assert c.query("*IDN?").startswith("hil-rig")
-    assert wait_closed(c) == b""
+    assert wait_closed(c) == b"", "closed by the board (the client's own time-out is 10 s)"
     assert board.wait_idle(10)
 
 
@@ -180,10 +179,10 @@ def test_a_run_after_another_connections_conf_is_refused_with_103(make_board):
 # --- 4. leases ------------------------------------------------------------------------------
 
 def test_any_command_of_the_owner_refreshes_the_lease(make_board):
-    board = make_board(lease_timeout_s=0.5)
+    board = make_board(lease_timeout_s=1.0)
     owner, other = Client(board), Client(board)
     owner.send(b"LOCK tok-A\n")
-    for _ in range(8):                                   # 1.6 s of *IDN? only: 3 lease time-outs
+    for _ in range(12):                                  # 2.4 s of *IDN? only: 2 lease time-outs
         assert owner.query("*IDN?").startswith("hil-rig")
         time.sleep(0.2)                                  # the owner's pace is the scenario
     other.send(b"LOCK tok-B\n")
