@@ -13,6 +13,8 @@ the caller: a repeated command that cannot have side effects is retried with a
 is raised instead.
 """
 import json
+import re
+import select
 import socket
 import warnings
 from dataclasses import dataclass
@@ -46,6 +48,12 @@ class ConnectionLost(DriverError, ConnectionError):
 class RunInterrupted(DriverError, ConnectionError):
     """The connection dropped during a run. The driver reconnected, and did not
     repeat the run: its result is lost, and whether the board ran it is unknown."""
+
+
+class ConfigurationLost(DriverError):
+    """The connection was re-established after the configuration was written: the board
+    may hold another client's configuration now (its lease ended with the old
+    connection), so a run without a new configuration is refused."""
 
 
 class Reconnected(UserWarning):
@@ -82,10 +90,14 @@ class BoardDriver:
         """How often the driver reconnected since it was opened."""
         self._rm = resource_manager or _resource_manager()
         self._token: str | None = None
+        self._keep = False
+        self._sock: socket.socket | None = None
+        self._configured_at: int | None = None
+        """``reconnects`` when the last configuration was written (None: never)."""
         self._res = None
         self._open()
         try:
-            self._idn = self._exchange(self._ask_idn, repeatable=True, what="*IDN?")
+            self._idn = self._first_idn()
         except BaseException:
             self._close_resource()
             raise
@@ -127,7 +139,26 @@ class BoardDriver:
         if isinstance(sock, socket.socket):
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
+        self._sock = sock if isinstance(sock, socket.socket) else None
+        """pyvisa-py's socket of this connection (None if it has none): for what VISA cannot ask."""
+        if self._sock is not None:
+            # poll() answers "nothing to read" without an exception: checking the link
+            # before every command then costs about a microsecond.
+            self._poll = select.poll()
+            self._poll.register(self._sock, select.POLLIN | select.POLLRDHUP)
         self._res = res
+
+    def _first_idn(self) -> str:
+        """*IDN? on a new connection: a failure means no connection, not a lost one."""
+        try:
+            idn = self._ask_idn()
+        except _LINK_ERRORS as exc:
+            problem = f"no answer to *IDN? within {self.timeout_s} s: {exc}" if _is_timeout(exc) else str(exc)
+            raise ConnectionLost(f"could not connect to {self.resource_name}: {problem}") from exc
+        if re.match(r'^[+-]?\d+,"', idn):       # a board that refuses the connection says why
+            code, message = protocol.parse_error(idn)
+            raise BoardError(code, message, "connecting")
+        return idn
 
     def _ask_idn(self) -> str:
         self._write(b"*IDN?")
@@ -142,10 +173,13 @@ class BoardDriver:
         if idn != getattr(self, "_idn", idn):
             raise ConnectionLost(f"{self.resource_name} now answers {idn!r}, not {self._idn!r}")
         if self._token is not None:
-            self._write(f"LOCK {self._token}".encode())
-            self._check(f"LOCK {self._token}")
+            command = self._lock_command(self._token, self._keep)
+            self._write(command.encode())
+            self._check(command)
 
-    def _close_resource(self) -> None:
+    def _close_resource(self, *, wait_for_board: bool = False) -> None:
+        if self._res is not None and wait_for_board:
+            self._await_board_close()
         if self._res is not None:
             try:
                 self._res.close()
@@ -153,14 +187,30 @@ class BoardDriver:
                 pass
             self._res = None
 
+    def _await_board_close(self) -> None:
+        """Ends the connection and waits (at most the time-out) until the board has closed its
+        side too: by then it has released what the connection held, e.g. its share of a lease."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(min(self.timeout_s, 2.0))
+            while sock.recv(1 << 16):       # late answers of an abandoned command, if any
+                pass
+        except OSError:
+            pass
+
     def close(self) -> None:
-        if self._res is not None and self._token is not None:
+        """Closes the connection. A lease taken with ``keep=True`` is released (UNLOCK);
+        any other ends with the connection, and the board has released it when this returns."""
+        if self._res is not None and self._token is not None and self._keep:
             try:
                 self.unlock()
             except DriverError:
                 pass
         # Not the resource manager: pyvisa shares it (and its sessions) process-wide.
-        self._close_resource()
+        self._close_resource(wait_for_board=True)
 
     def __enter__(self):
         return self
@@ -212,9 +262,8 @@ class BoardDriver:
 
     def _peer_closed(self) -> bool:
         """Whether the board closed the connection (pyvisa-py reports that as a time-out)."""
-        session = getattr(self._res.visalib, "sessions", {}).get(self._res.session) if self._res else None
-        sock = getattr(session, "interface", None)
-        if not isinstance(sock, socket.socket):
+        sock = self._sock if self._res is not None else None
+        if sock is None or not self._poll.poll(0):
             return False
         try:
             return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
@@ -225,6 +274,14 @@ class BoardDriver:
 
     def _exchange(self, fn, *, repeatable: bool, what: str):
         """Runs fn(); after a dropped connection reconnects once, then repeats or raises."""
+        if self._res is not None and self._peer_closed():
+            # Closed while we were quiet (the board's idle time-out): a new connection
+            # now, rather than a command lost into the closed one.
+            try:
+                self._reconnect()
+            except (DriverError, *_LINK_ERRORS) as again:
+                raise ConnectionLost(f"{self.resource_name}: the board closed the connection before {what} "
+                                     f"and the reconnect failed: {again}") from again
         try:
             return fn()
         except _LINK_ERRORS as exc:
@@ -314,15 +371,27 @@ class BoardDriver:
             self._check("CHIP:INFO?")
         return json.loads(answer)
 
-    def lock(self, token: str) -> None:
-        """Leases the board for ``token`` (refreshes a lease already held)."""
-        self.write(f"LOCK {token}")
+    @staticmethod
+    def _lock_command(token: str, keep: bool) -> str:
+        return f"LOCK {token},KEEP" if keep else f"LOCK {token}"
+
+    def lock(self, token: str, *, keep: bool = False) -> None:
+        """Leases the board for ``token`` (joins or refreshes a lease that token holds).
+
+        Without ``keep`` the lease is this connection's: it ends when the connection
+        closes (after a reconnect the driver takes it again). With ``keep`` it
+        outlives the connection until its time-out or :meth:`unlock`: for a lease
+        shared by several connections, such as the board pool's.
+        """
+        self.write(self._lock_command(token, keep))
         self._token = token
+        self._keep = keep
 
     def unlock(self) -> None:
+        """Releases the lease this driver took (for every connection sharing its token)."""
         if self._token is None:
             return
-        token, self._token = self._token, None
+        token, self._token, self._keep = self._token, None, False
         self.write(f"UNLOCK {token}")
 
     def leased(self) -> bool:
@@ -353,6 +422,7 @@ class BoardDriver:
             self._write(*message, b"\nSYST:ERR?")
             return self._read_line()
         self._raise_if_error(self._exchange(fn, repeatable=True, what="CONF"), "CONF")
+        self._configured_at = self.reconnects
 
     def configure_and_read(self, conf_meta: dict, conf_arrays: dict, meta: dict,
                            arrays: dict) -> tuple[dict, dict]:
@@ -367,6 +437,7 @@ class BoardDriver:
             return self._read_line(), self._read_block()
         conf_answer, payload = self._exchange(fn, repeatable=False, what="CONF + READ?")
         self._raise_if_error(conf_answer, "CONF")
+        self._configured_at = self.reconnects
         if not len(payload):
             self._check("READ?")
             raise ProtocolError(-200, "the board answered READ? with an empty block and no error")
@@ -377,6 +448,10 @@ class BoardDriver:
         message = self._block_command("READ?", meta, arrays)
 
         def fn():
+            if self._configured_at is not None and self._configured_at != self.reconnects:
+                raise ConfigurationLost(f"{self.resource_name}: the connection was re-established after the "
+                                        "configuration was written, and the board may hold another client's "
+                                        "configuration now; configure again")
             self._write(*message)
             return self._read_block()
         payload = self._exchange(fn, repeatable=False, what="READ?")

@@ -13,12 +13,15 @@ ERROR_CODES = {
     -222: "Data out of range",
     -223: "Too much data",
     -224: "Illegal parameter value",
+    -225: "Out of memory",
     -230: "Data corrupt or stale",
     -350: "Queue overflow",
     -363: "Input buffer overrun",
     100: "Board leased by another owner",
     101: "Lease token mismatch",
     102: "Not configured",
+    103: "Configuration replaced",
+    104: "Too many connections",
 }
 """SCPI standard codes (negative) and the rig's own (positive)."""
 

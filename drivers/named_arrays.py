@@ -13,6 +13,7 @@ Only plain little-endian numeric dtypes are allowed (no objects, no pickle):
 everything is checked before a byte is interpreted.
 """
 import json
+import math
 import re
 
 import numpy as np
@@ -42,7 +43,7 @@ def pack_parts(meta: dict, arrays: dict[str, np.ndarray]) -> list:
             raise ProtocolError(-224, f"array name {name!r} is not an identifier of up to 64 characters")
         a = np.asarray(a)
         dt = _dtype_str(a)
-        if dt not in DTYPES:
+        if not isinstance(dt, str) or dt not in DTYPES:
             raise ProtocolError(-224, f"array {name!r} has dtype {a.dtype}; allowed: {DTYPES}")
         data = memoryview(np.ascontiguousarray(a, dtype=np.dtype(dt))).cast("B")
         entries.append({"name": name, "dtype": dt, "shape": list(a.shape), "offset": offset,
@@ -76,6 +77,8 @@ def unpack(payload: bytes | memoryview) -> tuple[dict, dict[str, np.ndarray]]:
         header = json.loads(bytes(view[8:8 + hlen]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(-161, f"header is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(-161, "header JSON is nested too deeply") from None
     if not isinstance(header, dict) or not isinstance(header.get("arrays"), list) \
             or not isinstance(header.get("meta", {}), dict):
         raise ProtocolError(-161, "header must be an object with 'meta' (object) and 'arrays' (list)")
@@ -89,7 +92,7 @@ def unpack(payload: bytes | memoryview) -> tuple[dict, dict[str, np.ndarray]]:
         if not isinstance(arrays_name, str) or not _NAME.match(arrays_name) or arrays_name in arrays:
             raise ProtocolError(-161, f"array {i}: name {arrays_name!r} is missing, invalid or repeated")
         dt, shape, off, nbytes = e.get("dtype"), e.get("shape"), e.get("offset"), e.get("nbytes")
-        if dt not in DTYPES:
+        if not isinstance(dt, str) or dt not in DTYPES:
             raise ProtocolError(-161, f"array {arrays_name!r}: dtype {dt!r} not in {DTYPES}")
         if not isinstance(shape, list) or len(shape) > 8 or \
                 not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s for s in shape):
@@ -97,7 +100,7 @@ def unpack(payload: bytes | memoryview) -> tuple[dict, dict[str, np.ndarray]]:
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (off, nbytes)):
             raise ProtocolError(-161, f"array {arrays_name!r}: offset/nbytes {off!r}/{nbytes!r} invalid")
         dtype = np.dtype(dt)
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = math.prod(shape) * dtype.itemsize     # Python ints: a huge shape cannot wrap around
         if nbytes != expected or off + nbytes > len(data):
             raise ProtocolError(-161, f"array {arrays_name!r}: {nbytes} bytes at {off} do not match "
                                       f"shape {shape} {dt} ({expected} bytes) in {len(data)} bytes of data")

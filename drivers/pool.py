@@ -6,10 +6,12 @@
 
 A board belongs to whoever holds its lease (``LOCK <token>``, docs/protocol.md):
 the board grants it atomically, so two callers racing for one board never both
-get it, and a board leased by someone else is skipped. A lease expires when
-its owner has been quiet for the board's lease time-out (60 s by default), so a
-crashed owner does not block a board for long; an owner that may stay quiet
-longer keeps the lease alive with :class:`LeaseKeeper`.
+get it, and a board leased by someone else is skipped. The pool's lease is
+taken with ``LOCK <token>,KEEP``, so that it outlives the connection that took
+it (the holder's backends join it from connections of their own). It expires
+when every connection holding it has been quiet for the board's lease time-out
+(60 s by default), so a crashed owner does not block a board for long; an owner
+that may stay quiet longer keeps the lease alive with :class:`LeaseKeeper`.
 """
 import threading
 import warnings
@@ -66,7 +68,7 @@ def lease(board: Board, token: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> 
             family = driver.family()
             if family != board.family:
                 raise WrongBoard(board, f"wrong family: answers {family!r}, the inventory says {board.family!r}")
-        driver.lock(token)
+        driver.lock(token, keep=True)      # the keeper refreshes it from a connection of its own
     except BaseException:
         driver.close()
         raise
@@ -117,7 +119,7 @@ def lease_any(inventory: Inventory, token: str, family: str | None = None, *, st
 
 
 class LeaseKeeper:
-    """Keeps a lease alive: re-sends ``LOCK <token>`` on ``driver`` every ``interval_s``.
+    """Keeps a lease alive: re-sends ``LOCK <token>,KEEP`` on ``driver`` every ``interval_s``.
 
     The default interval is a third of the board's lease time-out (``SYST:LIM?``),
     so one lost refresh does not lose the lease. The keeper owns the driver from
@@ -146,7 +148,7 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.driver.lock(self.token)
+                self.driver.lock(self.token, keep=True)
                 self.refreshes += 1
             except Exception as exc:     # report, and try again at the next interval
                 self.error = exc

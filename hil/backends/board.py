@@ -5,6 +5,7 @@
 import dataclasses
 
 from drivers.board import BoardDriver
+from drivers.protocol import new_token
 
 from ..contract import wire
 from ..contract.backend import Backend, DeviceInfo, register
@@ -17,13 +18,24 @@ class BoardBackend(Backend):
 
     resource: VISA resource, ``TCPIP::<host>::<port>::SOCKET``.
     timeout_s: answer time-out, seconds.
-    token: lease the board for this owner token while open (None: no lease).
+    lease: lease the board while open (the default), so that no other connection can
+        reconfigure it between this backend's configuration and its runs. The lease
+        ends when the backend is closed (or its process dies). ``lease=False`` shares the
+        board: another client's CONF or *RST then makes this backend's next run fail with
+        BoardError 103 (never a silently wrong result), and this backend's own can do
+        the same to others.
+    token: the lease's owner token; by default a fresh one of 128 random bits. Give one
+        to join a lease held elsewhere under it (the pytest session's board).
     expected_serial: refuse a board whose ``*IDN?`` serial differs.
     """
 
-    def __init__(self, resource: str, *, timeout_s: float = 10.0, token: str | None = None,
+    def __init__(self, resource: str, *, timeout_s: float = 10.0, lease: bool = True, token: str | None = None,
                  expected_serial: str | None = None):
         super().__init__()
+        if not lease and token is not None:
+            raise InvalidValue("token", "a token leases the board; it cannot be given with lease=False")
+        if lease and token is None:
+            token = new_token("hil")
         self.driver = BoardDriver(resource, timeout_s=timeout_s)
         try:
             i = self.driver.info()
@@ -33,7 +45,7 @@ class BoardBackend(Backend):
             self._info = DeviceInfo(backend="board", family=i["family"], serial=i["serial"], model=i["model"],
                                     firmware=i["firmware"], geometry=i["geometry"], modes=tuple(i["modes"]),
                                     ideal=bool(i["ideal"]))
-            if token is not None:
+            if lease:
                 self.driver.lock(token)
         except BaseException:
             self.driver.close()

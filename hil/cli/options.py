@@ -6,9 +6,10 @@
     --board NAME [--inventory FILE]          (a board of the inventory, docs/boards.md)
 """
 import argparse
-import secrets
+import math
 
 from drivers.errors import DriverError
+from drivers.protocol import new_token
 
 from ..contract import backend as backends
 from ..contract.errors import InvalidValue, RigError
@@ -34,15 +35,24 @@ def positive_int(text: str) -> int:
     return n
 
 
-def seconds(text: str) -> float:
-    """A time-out: 0.001..3600 seconds."""
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.001 <= s <= 3600:
-        raise argparse.ArgumentTypeError(f"{s:g} is outside 0.001..3600 seconds")
-    return s
+def bounded(kind: type, lo: float, hi: float, unit: str):
+    """An argparse type: a finite ``kind`` (int or float) in lo..hi (argparse names the option)."""
+    allowed = f"{lo}..{hi}" if kind is int else f"{lo:g}..{hi:g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number "
+                                             f"of {unit}; allowed: {allowed}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"{text!r} is outside {allowed} {unit}")
+        return value
+    return parse
+
+
+seconds = bounded(float, 0.001, 3600, "seconds")
+"""A time-out: 0.001..3600 seconds."""
 
 
 def emulator_options(args) -> dict:
@@ -85,7 +95,7 @@ def backend_selection(args, *, family: str | None = None, token_prefix: str = "h
         return name, emulator_options(args)
     if getattr(args, "ideal", False):
         raise InvalidValue("--ideal", "a board cannot be made ideal; --ideal is for the emulator")
-    options = {"token": f"{token_prefix}-{secrets.token_hex(16)}"}
+    options = {"token": new_token(token_prefix)}
     if args.board is not None:
         from drivers.inventory import load_inventory
 

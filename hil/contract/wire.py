@@ -14,6 +14,11 @@ from .errors import InvalidValue
 _TYPES: dict[str, type] = {}
 
 
+class UnknownWire(InvalidValue):
+    """The header names no registered type, or fields its type does not have
+    (the board protocol answers it with -161, invalid block data)."""
+
+
 def wire_type(name: str):
     """Class decorator: registers a frozen dataclass under ``name`` for decoding."""
 
@@ -47,13 +52,16 @@ def decode(header: dict, arrays: dict[str, np.ndarray]):
     name = header.get("type") if isinstance(header, dict) else None
     cls = _TYPES.get(name)
     if cls is None:
-        raise InvalidValue("type", f"{name!r} is not a known type; known: {sorted(_TYPES)}")
+        raise UnknownWire("type", f"{name!r} is not a known type; known: {sorted(_TYPES)}")
     names = {f.name for f in dataclasses.fields(cls)}
-    fields = dict(header.get("fields", {}))
+    scalars = header.get("fields", {})
+    if not isinstance(scalars, dict):
+        raise UnknownWire(f"{name}.fields", f"is a {type(scalars).__name__}; expected an object of fields")
+    fields = dict(scalars)
     fields.update(arrays)
     unknown = sorted(set(fields) - names)
     if unknown:
-        raise InvalidValue(f"{name}.{unknown[0]}", f"is not a field of {name}; fields: {sorted(names)}")
+        raise UnknownWire(f"{name}.{unknown[0]}", f"is not a field of {name}; fields: {sorted(names)}")
     return cls(**fields)
 
 

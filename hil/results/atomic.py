@@ -1,9 +1,20 @@
 """Atomic file writes: readers see no file or the whole file, never a part of it."""
 import os
 import secrets
+import time
+from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO, Callable
+
+try:
+    import fcntl
+except ImportError:          # not POSIX: leftovers are not swept
+    fcntl = None
+
+LEFTOVER_MIN_AGE_S = 60.0
+"""A temporary file is only taken for a leftover once it is this old (seconds): it covers the
+instant between a writer creating its file and locking it."""
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
@@ -19,6 +30,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         with open(tmp, "xb") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)     # released when the file is closed
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -48,3 +61,32 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_leftovers(candidates: Iterable[Path], *, min_age_s: float = LEFTOVER_MIN_AGE_S) -> list[Path]:
+    """Removes the temporary files of :func:`write_atomic` among ``candidates`` that no
+    live writer holds: what a killed process left behind. Returns those removed.
+
+    A file is removed only if it is at least ``min_age_s`` seconds old and its lock
+    can be taken (its writer is gone); a file being written is never touched.
+    """
+    if fcntl is None:
+        return []
+    removed = []
+    now = time.time()
+    for path in candidates:
+        if not (path.name.startswith(".") and path.name.endswith(".tmp")):
+            continue
+        try:
+            if now - path.stat().st_mtime < min_age_s:
+                continue
+            with open(path, "rb") as f:
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue            # a writer holds it
+                path.unlink()
+        except FileNotFoundError:       # its writer finished (or another sweep took it) meanwhile
+            continue
+        removed.append(path)
+    return removed

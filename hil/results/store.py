@@ -18,7 +18,9 @@ each file is written to a temporary file in that folder and moved into place
 with ``os.replace``, and only then is the index row inserted. A crash at any
 point leaves the earlier runs untouched; at worst it leaves a folder without
 an index row, which :meth:`ResultStore.runs` and :meth:`ResultStore.load`
-never see. Arrays are stored with ``np.savez`` and read with
+never see. A killed writer may also leave a temporary file (``.<name>.<hex>.tmp``)
+in a run folder; opening the store removes those that no live writer holds
+(:func:`~.atomic.remove_leftovers`). Arrays are stored with ``np.savez`` and read with
 ``allow_pickle=False``: nothing is ever pickled.
 """
 import dataclasses
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import fsync_dir, write_atomic, write_text_atomic
+from .atomic import fsync_dir, remove_leftovers, write_atomic, write_text_atomic
 from ..contract.errors import InvalidValue, RunExists, StoreError, UnknownRun
 from .jsonable import to_json_value
 from ..contract.result import ExperimentResult, Metric, RunContext
@@ -115,6 +117,8 @@ class ResultStore:
         self.root = Path(root) if root is not None else default_root()
         self.last_run_id: str | None = None
         """The id of the run this store object saved last (for callers of hil.experiment.run)."""
+        self.removed_leftovers: list[Path] = remove_leftovers((self.root / RUNS_DIR).glob("*/.*.tmp"))
+        """Temporary files of runs that never completed, removed when this store was opened."""
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.root)!r})"

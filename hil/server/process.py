@@ -44,6 +44,8 @@ class BoardProcess:
                 break
             seen.append(line)
             if " listening on " in line:
+                self.startup_output = "".join(seen)
+                """What the server printed up to and including its 'listening on' line."""
                 # Keep draining its output, or a chatty server would block on a full pipe.
                 threading.Thread(target=self._drain, daemon=True).start()
                 return line.rsplit(" listening on ", 1)[1].strip()

@@ -2,7 +2,6 @@
 board each session (each pytest-xdist worker) leases from it. Used by the root
 conftest.py; see docs/boards.md.
 """
-import os
 import re
 import socket
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from drivers.inventory import (Board, Inventory, InventoryError, UnknownBoard, default_inventory_path,
                                is_resource, load_inventory)
 from drivers.pool import LeaseKeeper, NoFreeBoard, lease_any
+from drivers.protocol import new_token
 
 
 def board_pool(config) -> Inventory | None:
@@ -49,10 +49,10 @@ def worker(config) -> tuple[str, int, int]:
 
 
 def lease_token(worker_id: str) -> str:
-    """``pytest-<worker>-<host>-<pid>``: unique per session, and says whose it is (protocol: 1..64 of
-    [A-Za-z0-9_.-])."""
-    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])[:20]
-    return f"pytest-{worker_id}-{host}-{os.getpid()}"[:64]
+    """``pytest-<worker>-<host>-<32 hex digits>``: 128 random bits (a token is a bearer secret),
+    and a prefix that says whose it is (protocol: 1..64 of [A-Za-z0-9_.-])."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])
+    return new_token(f"pytest-{worker_id}-{host}"[:31])
 
 
 class SessionBoard:

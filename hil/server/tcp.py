@@ -2,46 +2,48 @@
 
     hil serve --port 5025 --serial EMU-0007 --fault dead-neuron=77
 
-Serves several connections at once (one thread each); the chip, its
-configuration and its lease are shared, each connection has its own error
-queue. A malformed command or an oversized block queues an error and leaves
-the connection usable; a client that vanishes mid-run only loses its answer.
+Serves up to ``limits.max_connections`` connections at once, one thread each
+(:func:`hil.server.connection.serve`); one more is told so (error 104) and
+closed. The chip, its configuration and its lease are shared, each connection
+has its own error queue. A malformed command or an oversized block queues an
+error and leaves the connection usable; a client that vanishes mid-anything
+only loses its answer and costs nothing afterwards.
 """
+import errno
+import selectors
 import socket
-import socketserver
 import threading
-import time
 
 from drivers import protocol
-from drivers.blocks import MAX_BLOCK_BYTES
-from drivers.errors import ProtocolError
 
 from ..contract.backend import Backend
+from . import connection
 from .commands import BoardServer
 from .faults import LinkFaults
+from .limits import Limits
+
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues before they are accepted (a burst of workers connecting at once)."""
+ACCEPT_BACKOFF_S = (0.01, 1.0)
+"""Wait after an accept that failed for want of file descriptors: first, doubling up to last, seconds."""
+_NO_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class VirtualBoard:
     """Serves ``backend`` on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = protocol.DEFAULT_PORT, *,
-                 link_faults: LinkFaults = LinkFaults(), max_block: int = MAX_BLOCK_BYTES,
-                 lease_timeout: float = protocol.LEASE_TIMEOUT_S, io_timeout: float = protocol.IO_TIMEOUT_S):
-        self.server = BoardServer(backend, max_block=max_block, lease_timeout=lease_timeout,
-                                  io_timeout=io_timeout)
+                 link_faults: LinkFaults = LinkFaults(), limits: Limits = Limits()):
+        self.server = BoardServer(backend, limits)
         self.link_faults = link_faults
-        board = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                board._serve_connection(self.request)
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self._server = Server((host, port), Handler)
+        self.limits = limits
+        self._listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._active: dict[threading.Thread, socket.socket] = {}
         self._thread: threading.Thread | None = None
+        self.accept_backoffs = 0
+        """How often accepting waited for file descriptors (at the process's limit)."""
 
     @property
     def backend(self) -> Backend:
@@ -49,15 +51,65 @@ class VirtualBoard:
 
     @property
     def address(self) -> tuple[str, int]:
-        return self._server.server_address[:2]
+        return self._listener.getsockname()[:2]
 
     @property
     def resource(self) -> str:
         host, port = self.address
         return f"TCPIP::{host}::{port}::SOCKET"
 
+    @property
+    def connections(self) -> int:
+        """Connections being served now."""
+        with self._idle:
+            return len(self._active)
+
+    def wait_idle(self, timeout: float, connections: int = 0) -> bool:
+        """Waits until at most ``connections`` are being served (none by default); False if
+        more still are after ``timeout`` seconds. Every connection's thread has ended then."""
+        with self._idle:
+            return self._idle.wait_for(lambda: len(self._active) <= connections, timeout)
+
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+        backoff = ACCEPT_BACKOFF_S[0]
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._listener, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                if not sel.select(timeout=0.2):
+                    continue
+                try:
+                    sock, _ = self._listener.accept()
+                except OSError as exc:
+                    if exc.errno in _NO_RESOURCES:
+                        # The connection stays queued in the kernel; trying again at
+                        # once would only spin. Wait (a stop ends the wait).
+                        self.accept_backoffs += 1
+                        self._stop.wait(backoff)
+                        backoff = min(2 * backoff, ACCEPT_BACKOFF_S[1])
+                    continue            # e.g. ECONNABORTED: that client gave up
+                backoff = ACCEPT_BACKOFF_S[0]
+                self._start(sock)
+
+    def _start(self, sock: socket.socket) -> None:
+        with self._idle:
+            if len(self._active) >= self.limits.max_connections:
+                full = True
+            else:
+                full = False
+                t = threading.Thread(target=self._serve, args=(sock,), name="board-connection", daemon=True)
+                self._active[t] = sock
+        if full:
+            _refuse_connection(sock, self.limits.max_connections)
+            return
+        t.start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            connection.serve(self.server, connection.SocketStream(sock), self.link_faults)
+        finally:
+            with self._idle:
+                self._active.pop(threading.current_thread(), None)
+                self._idle.notify_all()
 
     def start(self) -> "VirtualBoard":
         """Serves in a background thread (for tests and benchmarks)."""
@@ -65,9 +117,21 @@ class VirtualBoard:
         self._thread.start()
         return self
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def close(self, timeout: float = 10.0) -> None:
+        """Stops accepting, ends every connection (waiting at most ``timeout`` seconds for
+        a command on the chip to finish), then closes the backend."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._listener.close()
+        with self._idle:
+            socks = list(self._active.values())
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)      # its thread's recv or send returns at once
+            except OSError:
+                pass
+        self.wait_idle(timeout)
         self.server.close()
 
     def __enter__(self):
@@ -76,58 +140,15 @@ class VirtualBoard:
     def __exit__(self, *exc):
         self.close()
 
-    def _serve_connection(self, sock: socket.socket) -> None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
-        session = self.server.session()
-        reader = protocol.CommandReader(sock, max_block=self.server.max_block, io_timeout=self.server.io_timeout)
-        while True:
-            try:
-                cmd = reader.read()
-            except ProtocolError as exc:
-                answer = session.refuse(exc)
-                if answer is not None:
-                    _send(sock, answer)
-                continue
-            except OSError:         # timed out inside a command, or the client vanished
-                break
-            if cmd is None:
-                break
-            drop = self.link_faults.drop_after
-            if drop is not None and session.commands >= drop:
-                break
-            answer = session.execute(cmd)
-            if answer is not None:
-                if self.link_faults.slow_s:
-                    time.sleep(self.link_faults.slow_s)
-                if not _send(sock, answer):
-                    break
-        try:
-            sock.close()
-        except OSError:
-            pass
 
-
-def _send(sock: socket.socket, answer) -> bool:
-    """Sends an answer (bytes, or a list of buffers: not joined) and its newline."""
+def _refuse_connection(sock: socket.socket, limit: int) -> None:
+    """One error line, then closed: the client learns why instead of timing out."""
+    line = protocol.format_error(104, f"too many connections: this board serves {limit} at once; "
+                                      "try again when one has closed")
     try:
-        if isinstance(answer, list):
-            _sendmsg_all(sock, answer + [b"\n"])
-        else:
-            sock.sendall(answer + b"\n")
-        return True
-    except OSError:             # the client is gone; its answer with it
-        return False
-
-
-def _sendmsg_all(sock: socket.socket, buffers: list) -> None:
-    """sendall() for a list of buffers, with scatter-gather I/O."""
-    parts = [memoryview(b).cast("B") for b in buffers]
-    while parts:
-        sent = sock.sendmsg(parts[:64])
-        while parts and sent >= parts[0].nbytes:
-            sent -= parts[0].nbytes
-            parts.pop(0)
-        if sent:
-            parts[0] = parts[0][sent:]
+        sock.settimeout(0)              # never wait for this client: the line fits any socket buffer
+        sock.send(line.encode() + b"\n")
+    except OSError:
+        pass
+    finally:
+        sock.close()

@@ -8,6 +8,7 @@ import hil
 from drivers.board import BoardDriver
 from drivers.inventory import Board, Inventory
 from drivers.pool import BoardSkipped, LeaseKeeper, NoFreeBoard, lease_any
+from hil.server.limits import Limits
 from hil.server.tcp import VirtualBoard
 from tests.support import free_port
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.board
 @pytest.fixture
 def boards():
     """Three in-process virtual boards (threads), with a short lease time-out, and their inventory."""
-    vbs = [VirtualBoard(hil.backend.open("emulator", serial=f"EMU-POOL-{i}"), port=0, lease_timeout=0.6).start()
+    vbs = [VirtualBoard(hil.backend.open("emulator", serial=f"EMU-POOL-{i}"), port=0, limits=Limits(lease_timeout_s=0.6)).start()
            for i in range(3)]
     inv = Inventory([Board(f"vb-{i}", vb.resource, f"EMU-POOL-{i}", "bss2") for i, vb in enumerate(vbs)],
                     path="pool.toml")

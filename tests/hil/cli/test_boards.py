@@ -65,3 +65,27 @@ def test_hil_boards_exit_codes(tmp_path, capsys, monkeypatch):
                                        "key 'resource': 'TCPIP::10.0.0.5::SOCKET' is not of the form "
                                        "TCPIP::<host>::<port>::SOCKET\n")
     assert main(["boards", "--timeout", "0"]) == 2
+
+
+# --- hil serve ------------------------------------------------------------------------------
+
+def test_hil_serve_warns_when_bound_beyond_loopback():
+    with BoardProcess(extra_args=("--host", "0.0.0.0")) as proc:
+        assert ("hil serve: warning: listening on 0.0.0.0, not on loopback: the board protocol has no "
+                "authentication") in proc.startup_output
+    with BoardProcess() as proc:
+        assert "warning" not in proc.startup_output
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("--lease-timeout", "nan", "is outside 0.1..86400 seconds"),
+    ("--lease-timeout", "inf", "is outside 0.1..86400 seconds"),
+    ("--lease-timeout", "-1", "is outside 0.1..86400 seconds"),
+    ("--max-connections", "0", "is outside 1..1024 connections"),
+    ("--memory-budget", "1e3", "is not a whole number of bytes; allowed: 1048576..68719476736"),
+    ("--idle-timeout", "nan", "is outside 0.1..86400 seconds"),
+    ("--port", "70000", "is outside 0..65535 port"),
+])
+def test_hil_serve_refuses_limits_that_are_not_finite_or_out_of_range(capsys, option, value, allowed):
+    assert main(["serve", "--port", "0", option, value]) == 2      # the last --port counts
+    assert f"argument {option}: '{value}' {allowed}" in capsys.readouterr().err

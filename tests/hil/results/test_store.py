@@ -292,3 +292,46 @@ def test_a_store_written_by_version_0_1_0_still_opens(tmp_path):
     assert r.metrics[0] == Metric("noise_max", 2.1, 3.5, "<=", "spec: hil.bss2.MacSpec", "LSB")
     assert np.isnan(r.metrics[1].value) and r.metrics[1].comparison == "<=" and not r.metrics[1].judged
     assert r.summary == {"noise_rms": 2.0} and r.context.serial == "EMU-OLD"
+
+
+# --- leftovers of killed writers ------------------------------------------------------------
+
+def _leftover(folder, name: str, age_s: float = 3600.0):
+    """A temporary file as a killed writer leaves it: '.<name>.<hex>.tmp', last written age_s ago."""
+    import os
+    import time
+
+    path = folder / f".{name}.0123456789ab.tmp"
+    path.write_bytes(b"\0" * 4096)
+    old = time.time() - age_s
+    os.utime(path, (old, old))
+    return path
+
+
+def test_opening_the_store_removes_what_a_killed_run_left(tmp_path):
+    store = ResultStore(tmp_path)
+    run_id = store.save(make_result())
+    folder = store.path(run_id)
+    complete = _leftover(folder, "raw.npz")
+    killed = tmp_path / "runs" / "20261123T013512-1a2b3c4d"       # a run killed before it was indexed
+    killed.mkdir()
+    orphan = _leftover(killed, "raw.npz")
+    fresh = _leftover(killed, "prediction.npz", age_s=0)          # a writer may just have created it
+    reopened = ResultStore(tmp_path)
+    assert sorted(reopened.removed_leftovers) == sorted([complete, orphan])
+    assert not complete.exists() and not orphan.exists() and fresh.exists()
+    assert reopened.load(run_id).experiment == "bss2.mac_noise", "the stored run is untouched"
+    assert [r.run_id for r in reopened.runs()] == [run_id]
+
+
+def test_a_file_being_written_is_never_swept(tmp_path):
+    import fcntl
+
+    store = ResultStore(tmp_path)
+    run_id = store.save(make_result())
+    live = _leftover(store.path(run_id), "raw.npz")
+    with open(live, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)                    # as write_atomic holds its file
+        assert ResultStore(tmp_path).removed_leftovers == []
+        assert live.exists()
+    assert ResultStore(tmp_path).removed_leftovers == [live]

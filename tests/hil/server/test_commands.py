@@ -4,7 +4,6 @@ These tests talk bytes, not pyvisa, so that they can send what a broken client
 would: garbage, oversized blocks, half commands, vanishing mid-run.
 """
 import json
-import socket
 import time
 
 import numpy as np
@@ -12,61 +11,22 @@ import pytest
 
 import hil
 from drivers import named_arrays, protocol
-from drivers.blocks import encode_block, parse_block_header
+from drivers.blocks import encode_block
 from hil.bss2 import MacConfig, MacStimulus
 from hil.contract import wire
 from hil.server.faults import LinkFaults
+from hil.server.limits import Limits
 from hil.server.tcp import VirtualBoard
+
+from .client import Client, block_cmd as _block_cmd
 
 # --- the virtual board over raw sockets ------------------------------------------------
 
 @pytest.fixture
 def board():
-    with VirtualBoard(hil.backend.open("emulator", serial="EMU-PROTO"), port=0, max_block=1 << 20,
-                      lease_timeout=0.5) as b:
+    with VirtualBoard(hil.backend.open("emulator", serial="EMU-PROTO"), port=0,
+                      limits=Limits(max_block=1 << 20, lease_timeout_s=0.5)) as b:
         yield b
-
-
-class Client:
-    def __init__(self, board, timeout=5.0):
-        self.sock = socket.create_connection(board.address, timeout=timeout)
-        self.buf = b""
-
-    def send(self, data: bytes):
-        self.sock.sendall(data)
-
-    def line(self) -> bytes:
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        out, self.buf = self.buf.split(b"\n", 1)
-        return out
-
-    def query(self, text: str) -> str:
-        self.send(text.encode() + b"\n")
-        return self.line().decode()
-
-    def _need(self, n: int):
-        while len(self.buf) < n:
-            self.buf += self.sock.recv(1 << 20)
-
-    def block(self) -> bytes:
-        self._need(2)
-        self._need(2 + self.buf[1] - ord("0"))
-        hlen, n = parse_block_header(self.buf[:2 + self.buf[1] - ord("0")])
-        self._need(hlen + n + 1)
-        out, self.buf = self.buf[hlen:hlen + n], self.buf[hlen + n + 1:]
-        return out
-
-    def error(self):
-        return protocol.parse_error(self.query("SYST:ERR?"))
-
-
-def _block_cmd(header: str, obj) -> bytes:
-    h, arrays = wire.encode(obj)
-    return header.encode() + b" " + encode_block(named_arrays.pack(h, arrays)) + b"\n"
 
 
 def test_identity_and_system_queries(board):

@@ -129,3 +129,12 @@ def test_board_options_are_checked_before_any_test(tmp_path, args, message):
     proc, records = run_pytest(tmp_path, *args)
     assert proc.returncode == 4 and records == []
     assert message.format(inv=inv, tmp=tmp_path) in proc.stderr
+
+
+def test_session_tokens_carry_128_random_bits():
+    from hil.server.pytest_pool import lease_token
+
+    tokens = {lease_token("gw3") for _ in range(100)}
+    assert len(tokens) == 100
+    for t in tokens:
+        assert re.fullmatch(r"pytest-gw3-[A-Za-z0-9_.-]*-[0-9a-f]{32}", t) and len(t) <= 64, t
