@@ -150,8 +150,11 @@ def test_commands_run_as_written(fresh_copy):
     for block in sh:
         done = subprocess.run(["bash", "-c", session(block)], cwd=fresh_copy, env=env, capture_output=True,
                               text=True, timeout=BLOCK_TIMEOUT_S)
-        assert done.returncode == 0, (f"{block} exited {done.returncode}:\n{block.text}\n--- stdout:\n"
-                                      f"{done.stdout[-3000:]}\n--- stderr:\n{done.stderr[-3000:]}")
+        # What failed is often far from the end of the output: show the lines that say so.
+        said = "\n".join(line for line in done.stdout.splitlines() if re.search(r"Error|Failed|FAILED", line))
+        assert done.returncode == 0, (f"{block} exited {done.returncode}:\n{block.text}\n--- failures:\n"
+                                      f"{said[-6000:]}\n--- stdout:\n{done.stdout[-3000:]}\n--- stderr:\n"
+                                      f"{done.stderr[-3000:]}")
 
 
 def test_setup_stops_with_pips_error(fresh_copy, tmp_path):
