@@ -1,10 +1,10 @@
 /* See bss2/mac.h.
  *
- * Layout of a MAC run or product: the batch is cut into blocks of BLOCK samples,
- * handed out one at a time to the calling thread and the workers of a small
- * thread pool (thread_pool.h); which thread does a block does not change its
- * result. For a block of samples one thread goes through the chip blocks of the
- * product (row block outer, column block inner): it copies the samples'
+ * Layout of a MAC run or product: the batch is cut into blocks of BLOCK samples;
+ * each (column block, block of samples) is a piece, handed out one at a time to
+ * the calling thread and the workers of a small thread pool (thread_pool.h);
+ * which thread does a piece does not change its result. For its piece one thread
+ * goes through the row blocks of the column block: it copies the samples'
  * activations of the row block (reading the caller's bytes once, so that the
  * values it checks are the values it uses), and per hemisphere that the column
  * block uses does the driver lookup, a register-blocked matrix product (no BLAS,
@@ -184,6 +184,7 @@ typedef struct {
     const uint8_t *x;  /* (batch, rows) */
     int64_t batch, rows, cols;
     int64_t nrb, ncb;  /* row blocks (n_in rows each), column blocks (n_hemi * n_col each) */
+    int64_t sample_blocks; /* blocks of BLOCK samples */
     /* The noise key of chip block k: `key` for a single run, else the MAC stream
      * of run run0 + k * run_stride of the chip with this seed. */
     int single_key;
@@ -240,12 +241,14 @@ static void store_part(run_ctx *restrict ctx, int64_t b0, int mb, int64_t rb, in
     }
 }
 
-/* Samples b0 .. b0+mb-1 (mb <= BLOCK) of the job. L is the code path (4, 3, 0),
- * a constant once inlined into the per-target wrappers below. */
-ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb,
+/* Samples b0 .. b0+mb-1 (mb <= BLOCK) of the job, outputs of column block cb. L is
+ * the code path (4, 3, 0), a constant once inlined into the per-target wrappers below. */
+ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb, int64_t cb,
                              const workspace *restrict ws, const int L) {
     const bss2_mac *p = &ctx->p;
     const int n_in = p->n_in, n_col = p->n_col, n_tot = p->n_hemi * p->n_col;
+    const int64_t col0 = cb * n_tot;
+    const int kc = (int)(ctx->cols - col0 < n_tot ? ctx->cols - col0 : n_tot);
     const int MR = L == 4 ? V4_MR : (L == 3 ? V3_MR : V0_MR);
     const int NR = L == 4 ? V4_NR : (L == 3 ? V3_NR : V0_NR);
     double s[BLOCK];
@@ -280,9 +283,8 @@ ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb,
         }
         if (bad_seen(ctx) >= 0) return; /* the job fails: the rest is not needed */
 
-        for (int64_t cb = 0; cb < ctx->ncb; cb++) {
-            const int64_t col0 = cb * n_tot, k = rb * ctx->ncb + cb;
-            const int kc = (int)(ctx->cols - col0 < n_tot ? ctx->cols - col0 : n_tot);
+        {
+            const int64_t k = rb * ctx->ncb + cb;
             const uint64_t key = ctx->single_key
                 ? ctx->key
                 : bss2_stream_key(ctx->seed, ctx->run0 + (uint64_t)k * ctx->run_stride, BSS2_STREAM_MAC);
@@ -341,42 +343,45 @@ ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb,
     }
     if (ctx->out64 != NULL && ctx->nrb > 1) /* the digital sum of the partial results, clamped to int8 */
         for (int r = 0; r < mb; r++) {
-            int64_t *restrict o = ctx->out64 + (b0 + r) * ctx->cols;
-            for (int64_t k = 0; k < ctx->cols; k++) o[k] = o[k] < -128 ? -128 : (o[k] > 127 ? 127 : o[k]);
+            int64_t *restrict o = ctx->out64 + (b0 + r) * ctx->cols + col0;
+            for (int k = 0; k < kc; k++) o[k] = o[k] < -128 ? -128 : (o[k] > 127 ? 127 : o[k]);
         }
 }
 
 #if HIL_X86_DISPATCH
-TARGET_V4 static void run_block_v4(run_ctx *ctx, int64_t b0, int mb, const workspace *ws) {
-    run_block(ctx, b0, mb, ws, 4);
+TARGET_V4 static void run_block_v4(run_ctx *ctx, int64_t b0, int mb, int64_t cb, const workspace *ws) {
+    run_block(ctx, b0, mb, cb, ws, 4);
 }
-TARGET_V3 static void run_block_v3(run_ctx *ctx, int64_t b0, int mb, const workspace *ws) {
-    run_block(ctx, b0, mb, ws, 3);
+TARGET_V3 static void run_block_v3(run_ctx *ctx, int64_t b0, int mb, int64_t cb, const workspace *ws) {
+    run_block(ctx, b0, mb, cb, ws, 3);
 }
 #endif
-static void run_block_v0(run_ctx *ctx, int64_t b0, int mb, const workspace *ws) {
-    run_block(ctx, b0, mb, ws, 0);
+static void run_block_v0(run_ctx *ctx, int64_t b0, int mb, int64_t cb, const workspace *ws) {
+    run_block(ctx, b0, mb, cb, ws, 0);
 }
 
-/* Block k of the job, on the scratch of the thread that runs it (thread_pool.h),
- * in the default floating-point environment (fp_env.h), whatever the thread's. */
+/* Piece k of the job, on the scratch of the thread that runs it (thread_pool.h),
+ * in the default floating-point environment (fp_env.h), whatever the thread's.
+ * The pieces are (column block, block of samples), column block outer: the
+ * threads work through one column block's weights (its row blocks: 256 KiB
+ * each) at a time, which stay in cache, rather than all of a product's. */
 static void run_one_block(void *arg, int64_t k, void *scratch) {
     run_ctx *ctx = arg;
     char *base = scratch;
     const workspace ws = {(uint8_t *)(base + ctx->scratch.x), (float *)(base + ctx->scratch.xeff),
                           (float *)(base + ctx->scratch.acc), (float *)(base + ctx->scratch.readout),
                           (int8_t *)(base + ctx->scratch.part)};
-    const int64_t b0 = k * BLOCK;
+    const int64_t cb = k / ctx->sample_blocks, b0 = (k % ctx->sample_blocks) * BLOCK;
     const int mb = (int)(ctx->batch - b0 < BLOCK ? ctx->batch - b0 : BLOCK);
     const hil_fp_state fp = hil_fp_enter();
 #if HIL_X86_DISPATCH
     if (ctx->level == 4)
-        run_block_v4(ctx, b0, mb, &ws);
+        run_block_v4(ctx, b0, mb, cb, &ws);
     else if (ctx->level == 3)
-        run_block_v3(ctx, b0, mb, &ws);
+        run_block_v3(ctx, b0, mb, cb, &ws);
     else
 #endif
-        run_block_v0(ctx, b0, mb, &ws);
+        run_block_v0(ctx, b0, mb, cb, &ws);
     hil_fp_leave(fp);
 }
 
@@ -429,7 +434,8 @@ static int finish_job(run_ctx *ctx, int64_t *bad) {
     const hil_fp_state fp = hil_fp_enter();
     hil_bss2_readout_init(&ctx->readout, &ctx->p, ctx->readout.sample0);
     hil_fp_leave(fp);
-    const int status = hil_pool_run((ctx->batch + BLOCK - 1) / BLOCK, ctx->scratch.bytes, run_one_block, ctx);
+    ctx->sample_blocks = (ctx->batch + BLOCK - 1) / BLOCK;
+    const int status = hil_pool_run(ctx->ncb * ctx->sample_blocks, ctx->scratch.bytes, run_one_block, ctx);
     if (status != 0) return status;
     if (ctx->bad >= 0) {
         bad[0] = ctx->bad / 256;
