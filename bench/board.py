@@ -10,7 +10,10 @@ the client is the real driver (pyvisa + pyvisa-py). Measured in one run:
 * a batch-1024 full-chip MAC (``hil.bss2.mac``: configure + run, 128 x 512)
   over the wire, against the same MAC on an in-process emulator of the same
   serial. Target: wire / in-process <= 1.5. A figure that misses its target
-  is flagged ``** misses target **``.
+  is flagged ``** misses target **``;
+* the small shapes of bench/mac.py (350 x 4 -> 128, 350 x 128 -> 3,
+  1 x 128 -> 512; int64 inputs) over the wire beside their in-process times
+  (no target: what a training loop pays per layer on a board).
 """
 import argparse
 import statistics
@@ -27,6 +30,8 @@ TARGET_MB_S = 100.0
 """Block throughput the wire should reach, MB/s."""
 TARGET_RATIO = 1.5
 """MAC over the wire / in process, best of the repeats."""
+SMALL_SHAPES = ((350, 4, 128), (350, 128, 3), (1, 128, 512))
+"""(batch, rows, cols) of the small products, as in bench/mac.py."""
 
 
 def flag(ok: bool) -> str:
@@ -84,6 +89,14 @@ def main(argv=None) -> None:
         ratio = wire_best / local_best
         print(f"ratio wire/in-process = {ratio:.2f} best, {wire_med / local_med:.2f} median "
               f"(target <= {TARGET_RATIO:g})" + flag(ratio <= TARGET_RATIO))
+
+        print(f"small shapes (hil.bss2.mac, int64 inputs), best of {args.repeats} [median]:")
+        for batch, rows, cols in SMALL_SHAPES:
+            xs, Ws = rng.integers(0, 32, (batch, rows)), rng.integers(-63, 64, (rows, cols))
+            wire_best, wire_med = best_and_median(lambda: hil.bss2.mac(board, xs, Ws), args.repeats)
+            local_best, local_med = best_and_median(lambda: hil.bss2.mac(emu, xs, Ws), args.repeats)
+            print(f"  {batch:4d} x {rows:3d} -> {cols:3d}: in process {local_best * 1e6:8.1f} us "
+                  f"[{local_med * 1e6:.1f}], over wire {wire_best * 1e6:8.1f} us [{wire_med * 1e6:.1f}]")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #ifndef HIL_CORE_H
 #define HIL_CORE_H
 
+#include "arrays.h"
 #include "isa.h"
 #include "rng.h"
 #include "thread_pool.h"

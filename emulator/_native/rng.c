@@ -1,6 +1,8 @@
 /* See rng.h. */
 #include "rng.h"
 
+#include "fp_env.h"
+
 #include <string.h>
 
 /* Standard normal deviates by inversion, u (32 uniform bits) -> Phi^-1(p):
@@ -130,7 +132,9 @@ void bss2_uniform_fill(uint64_t key, uint64_t word0, int64_t n, uint32_t *out) {
 
 void bss2_normal_fill(uint64_t key, uint64_t word0, int64_t n, double *out) {
     bss2_init();
+    const hil_fp_state fp = hil_fp_enter(); /* the same deviates whatever the caller's rounding */
     for (int64_t i = 0; i < n; i++) out[i] = normal_from_bits(stream_word(key, word0 + (uint64_t)i));
+    hil_fp_leave(fp);
 }
 
 void hil_normal_pairs(uint64_t key, uint64_t c0, int n, float *restrict out1, float *restrict out2) {
@@ -246,18 +250,17 @@ TARGET_V3 void hil_normal_pairs_v3(uint64_t key, uint64_t c0, int n, float *rest
 
 void bss2_normal_from_bits(const uint32_t *u, int64_t n, float *out) {
     const int level = bss2_isa();
+    const hil_fp_state fp = hil_fp_enter(); /* the same deviates whatever the caller's rounding */
 #if HIL_X86_DISPATCH
-    if (level == 4) {
+    if (level == 4)
         bits_to_normal_v4(u, n, out);
-        return;
-    }
-    if (level == 3) {
+    else if (level == 3)
         bits_to_normal_v3(u, n, out);
-        return;
-    }
+    else
 #endif
+        for (int64_t j = 0; j < n; j++) out[j] = normal_from_bits(u[j]);
     (void)level;
-    for (int64_t j = 0; j < n; j++) out[j] = normal_from_bits(u[j]);
+    hil_fp_leave(fp);
 }
 
 void bss2_normal_coefficients(float *out) {

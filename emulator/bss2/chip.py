@@ -5,7 +5,14 @@ The chip is the golden model of the silicon, not the analytical model. Its
 mismatch is drawn once from its serial; its temporal noise comes from a
 counter-based generator keyed by (chip seed, run counter, sample, neuron), so a
 result never depends on the batch size or the thread count.
+
+The tables a MAC configuration is turned into (the effective weights of each
+synapse, the drivers' pulse tables) are kept and reused while the weights and
+trims they were made from are the same, byte for byte: writing the same weights
+again costs a hash and a compare, and a changed weight always rebuilds them.
 """
+from collections import OrderedDict
+
 import numpy as np
 
 from . import cadc, capmem, fixed_pattern, geometry as g, neuron, synapse_array, synapse_driver
@@ -21,6 +28,11 @@ _STREAM_MAC_READOUT = 0
 _STREAM_CADC_RAMP = 1
 _RAMP_CHUNK_SAMPLES = 1024
 """Samples per piece of a CADC ramp run (bounds its float64 temporaries to a few MiB)."""
+_WEIGHT_TABLES_KEPT = 16
+"""Effective-weight tables a chip keeps (256 KiB each), least recently used dropped first:
+enough for the blocks of a few layers of a network run one after the other."""
+_PULSE_TABLES_KEPT = 8
+"""Pulse tables of explicitly given driver trims a chip keeps (32 KiB each)."""
 
 
 class VirtualChip:
@@ -46,6 +58,10 @@ class VirtualChip:
         self._readout = self._make_readout()
         self._weights = None  # (2, 128, 256) float32 effective weights per hemisphere
         self._pulses = None   # (2, 128, 32) float32 pulse tables
+        # (rows, cols, hash) of a weight block -> (its int8 bytes, its effective weights)
+        self._weight_tables = OrderedDict()
+        # trims bytes (b"" for the calibrated ones) -> pulse table
+        self._pulse_tables = OrderedDict()
 
     # -- configuration -------------------------------------------------------------
 
@@ -58,22 +74,63 @@ class VirtualChip:
 
         weights: (128, 512) int8, -63..63; column j < 256 is neuron j of hemisphere 0.
         driver_offset_trim: (2, 128) uint8, 0..63, or None for the calibrated trims.
+        The tables made from them are reused if the same weights (or trims) were
+        written before (compared byte for byte).
         """
-        weights = _strict(weights, "weights", np.int8, (g.MAC_INPUTS, g.MAC_OUTPUTS),
-                          -g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX)
-        if driver_offset_trim is None:
-            trims = self.calibrated_driver_trims()
-        else:
-            trims = _strict(driver_offset_trim, "driver_offset_trim", np.uint8,
-                            (g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE), 0, 63)
-        w = np.empty((g.HEMISPHERES, g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE), np.float32)
+        weights = _exact(weights, "weights", np.int8, (g.MAC_INPUTS, g.MAC_OUTPUTS))
+        if driver_offset_trim is not None:
+            driver_offset_trim = _strict(driver_offset_trim, "driver_offset_trim", np.uint8,
+                                         (g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE), 0, 63)
+        self._weights = self._weight_table(weights, 0, g.MAC_INPUTS, 0, g.MAC_OUTPUTS)
+        self._pulses = self._pulse_table(driver_offset_trim)
+
+    def _weight_table(self, weights: np.ndarray, r0: int, r1: int, c0: int, c1: int,
+                      field: str = "weights") -> np.ndarray:
+        """The (2, 128, 256) float32 effective weights of the block ``weights[r0:r1, c0:c1]``
+        (at most 128 x 512 of a C-contiguous int8 array) zero-padded to 128 x 512.
+
+        Kept by the block's content: a block equal byte for byte to one seen
+        before gets its table back; any other is checked (-63..63; an error names
+        ``field`` and the index in ``weights``) and computed.
+        """
+        rows, cols, stride = r1 - r0, c1 - c0, weights.shape[1]
+        ptr = ffi.from_buffer("uint8_t[]", weights) + (r0 * stride + c0)
+        key = (rows, cols, lib.hil_hash2d(ptr, rows, cols, stride))
+        kept = self._weight_tables.get(key)
+        if kept is not None and lib.hil_equal2d(ffi.from_buffer("uint8_t[]", kept[0]), cols, ptr, stride,
+                                                rows, cols):
+            self._weight_tables.move_to_end(key)
+            return kept[1]
+        block = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
+        block[:rows, :cols] = _strict(weights[r0:r1, c0:c1], field, np.int8, (rows, cols),
+                                      -g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX, offset=(r0, c0))
+        table = _aligned_empty((g.HEMISPHERES, g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE))
         for h in range(g.HEMISPHERES):
-            cols = weights[:, h * g.COLUMNS_PER_HEMISPHERE:(h + 1) * g.COLUMNS_PER_HEMISPHERE]
-            rows = synapse_array.signed_to_rows(cols)
-            rows = synapse_array.apply_stuck_bits(rows, h, self.faults.stuck_bits)
-            w[h] = synapse_array.effective_weights(rows, h, self.pattern)
-        self._weights = w
-        self._pulses = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
+            signed = block[:, h * g.COLUMNS_PER_HEMISPHERE:(h + 1) * g.COLUMNS_PER_HEMISPHERE]
+            syn_rows = synapse_array.signed_to_rows(signed)
+            syn_rows = synapse_array.apply_stuck_bits(syn_rows, h, self.faults.stuck_bits)
+            table[h] = synapse_array.effective_weights(syn_rows, h, self.pattern)
+        table.setflags(write=False)
+        self._weight_tables[key] = (np.ascontiguousarray(block[:rows, :cols]), table)
+        if len(self._weight_tables) > _WEIGHT_TABLES_KEPT:
+            self._weight_tables.popitem(last=False)
+        return table
+
+    def _pulse_table(self, trims: np.ndarray | None) -> np.ndarray:
+        """The (2, 128, 32) float32 pulse tables of these (2, 128) trims (None: the calibrated ones), kept."""
+        key = b"" if trims is None else trims.tobytes()
+        table = self._pulse_tables.get(key)
+        if table is None:
+            if trims is None:
+                trims = self.calibrated_driver_trims()
+            table = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
+            table.setflags(write=False)
+            self._pulse_tables[key] = table
+            if len(self._pulse_tables) > _PULSE_TABLES_KEPT:
+                # the calibrated table (key b"") is the one every plain configuration uses: keep it
+                old = next(k for k in self._pulse_tables if k != b"")
+                del self._pulse_tables[old]
+        return table
 
     @property
     def configured(self) -> bool:
@@ -97,20 +154,53 @@ class VirtualChip:
             raise InvalidInput("configuration", "the chip has no MAC configuration; call configure_mac first")
         _check_scalar("num_sends", num_sends, 1, g.NUM_SENDS_MAX)
         _check_scalar("wait_between_events", wait_between_events, 0, g.WAIT_BETWEEN_EVENTS_MAX)
-        if not isinstance(inputs, np.ndarray) or inputs.dtype != np.uint8 or inputs.ndim != 2 \
-                or inputs.shape[1] != g.MAC_INPUTS:
-            raise InvalidInput("inputs", f"expected a (batch, {g.MAC_INPUTS}) uint8 array, got "
-                               f"{_describe(inputs)}")
-        batch = inputs.shape[0]
-        if not 1 <= batch <= g.MAX_BATCH:
-            raise InvalidInput("inputs", f"batch {batch} is outside 1..{g.MAX_BATCH}")
-        inputs = np.ascontiguousarray(inputs)
+        inputs = _exact(inputs, "inputs", np.uint8, (None, g.MAC_INPUTS))
+        if inputs.shape[0] > g.MAX_BATCH:
+            raise InvalidInput("inputs", f"batch {inputs.shape[0]} is outside 1..{g.MAX_BATCH}")
 
         run = self.run_counter
         self.run_counter += 1
         scale = self._readout.scale_table(self.pattern, num_sends, wait_between_events)
         key = lib.bss2_stream_key(self.seed, run, _STREAM_MAC_READOUT)
         return self._readout.run(self._weights, self._pulses, inputs, scale, key)
+
+    def mac_product(self, x: np.ndarray, W: np.ndarray, num_sends: int = 1,
+                    wait_between_events: int = 5) -> np.ndarray:
+        """``x @ W`` of any size as the software stack runs it, in one call to the C core.
+
+        x: (batch, rows) uint8 activations 0..31; W: (rows, cols) int8 weights
+        -63..63. The product is cut into blocks of 128 rows x 512 columns and the
+        batch into pieces of at most 65536; each (row block, column block, piece)
+        in that nesting order is one MAC run, with the calibrated driver trims and
+        the block zero-padded to 128 x 512, and uses up one run of the counter.
+        Only the rows, neurons and hemispheres a block uses are computed, with the
+        values the padded run gives. The int8 outputs of the row blocks are added
+        and the sum clamped to -128..127. Returns (batch, cols) int64.
+
+        Afterwards the chip holds the configuration of the last block, as if each
+        block had been written with ``configure_mac`` and run with ``run_mac``.
+        """
+        _check_scalar("num_sends", num_sends, 1, g.NUM_SENDS_MAX)
+        _check_scalar("wait_between_events", wait_between_events, 0, g.WAIT_BETWEEN_EVENTS_MAX)
+        W = _exact(W, "W", np.int8, (None, None))
+        rows, cols = W.shape
+        x = _exact(x, "x", np.uint8, (None, rows))
+        tables = [self._weight_table(W, r0, min(r0 + g.MAC_INPUTS, rows), c0, min(c0 + g.MAC_OUTPUTS, cols), "W")
+                  for r0 in range(0, rows, g.MAC_INPUTS) for c0 in range(0, cols, g.MAC_OUTPUTS)]
+        pulses = self._pulse_table(None)
+        scale = self._readout.scale_table(self.pattern, num_sends, wait_between_events)
+        batch = x.shape[0]
+        pieces = -(-batch // g.MAX_BATCH)
+        run0 = self.run_counter
+        self.run_counter += len(tables) * pieces
+        self._weights, self._pulses = tables[-1], pulses
+        out = np.empty((batch, cols), np.int64)
+        for k, b0 in enumerate(range(0, batch, g.MAX_BATCH)):
+            b1 = min(b0 + g.MAX_BATCH, batch)
+            # piece k of block j is run run0 + j * pieces + k: the blocks nest outside the pieces
+            self._readout.product(tables, pulses, x[b0:b1], W.shape, scale, self.seed, run0 + k,
+                                  pieces, out[b0:b1])
+        return out
 
     # -- the CADC ramp mode ------------------------------------------------------------
 
@@ -203,11 +293,9 @@ class _Readout:
         s.n_col = g.COLUMNS_PER_HEMISPHERE
         s.compress = int(compress)
         for k, v in self._keep.items():
-            setattr(s, k, _ptr("int32_t[]" if v.dtype == np.int32 else "float[]", v))
+            setattr(s, k, _ptr("int32_t[]" if v.dtype == np.int32 else "float[]", v, v.size))
         self.struct = s
         self._scales = {}
-        self._weights_src = None
-        self._weights = None
 
     def scale_table(self, pattern, num_sends: int, wait_between_events: int) -> np.ndarray:
         """(129,) LSB per weight unit of a sample with 0..128 events in one send.
@@ -226,40 +314,60 @@ class _Readout:
             self._scales[k] = table
         return table
 
-    def _aligned(self, weights: np.ndarray) -> np.ndarray:
-        """The weights in a 64-byte aligned copy (whole-vector loads in the C core), cached."""
-        if weights is not self._weights_src:
-            buf = np.empty(weights.size + 16, np.float32)
-            start = (-buf.ctypes.data % 64) // 4
-            w = buf[start:start + weights.size].reshape(weights.shape)
-            w[...] = weights
-            self._weights_src, self._weights = weights, w
-        return self._weights
-
     def run(self, weights: np.ndarray, pulses: np.ndarray, inputs: np.ndarray, scale: np.ndarray,
             key: int, sample0: int = 0) -> np.ndarray:
         """The C run of (batch, 128) contiguous uint8 inputs -> (batch, 512) int8.
 
-        ``sample0`` is the index of the first input within the run: the noise of
-        a sample depends on (key, sample0 + row, neuron) only, so a run split into
-        pieces gives the same result as in one call.
+        ``weights`` (2, 128, 256) float32, 64-byte aligned (whole-vector loads in
+        the C core). ``sample0`` is the index of the first input within the run:
+        the noise of a sample depends on (key, sample0 + row, neuron) only, so a
+        run split into pieces gives the same result as in one call.
         """
         batch = inputs.shape[0]
         out = np.empty((batch, g.MAC_OUTPUTS), np.int8)
-        bad = ffi.new("int64_t *")
+        bad = ffi.new("int64_t[2]")
         status = lib.bss2_mac_run(
-            self.struct, _ptr("float[]", self._aligned(weights)), _ptr("float[]", pulses),
-            _ptr("double[]", scale), _ptr("uint8_t[]", inputs), batch, sample0, key,
-            _ptr("int8_t[]", out), bad)
-        if status == 1:
-            b, i = divmod(int(bad[0]), g.MAC_INPUTS)
-            raise InvalidInput(f"inputs[{b}, {i}]", f"{int(inputs[b, i])} is outside the allowed "
-                               f"range 0..{g.ACTIVATION_MAX}")
-        if status == -2:  # pragma: no cover
-            raise MemoryError("bss2_mac_run could not allocate its workspace")
-        if status != 0:  # pragma: no cover - arguments are built above
-            raise RuntimeError(f"bss2_mac_run refused its arguments (status {status})")
+            self.struct, _ptr("float[]", weights, g.MAC_INPUTS * g.NEURONS), self._pulses_ptr(pulses),
+            self._scale_ptr(scale), _ptr("uint8_t[]", inputs, batch * g.MAC_INPUTS), batch, sample0, key,
+            _ptr("int8_t[]", out, batch * g.MAC_OUTPUTS), bad)
+        _check_status(status, bad, "inputs", inputs)
         return out
+
+    def product(self, tables: list, pulses: np.ndarray, x: np.ndarray, shape: tuple, scale: np.ndarray,
+                seed: int, run0: int, run_stride: int, out: np.ndarray) -> None:
+        """The C product (``bss2_mac_product``) of contiguous uint8 ``x`` (batch, rows) on the
+        weight blocks ``tables`` (row block outer) of a (rows, cols) matrix, into the
+        contiguous int64 ``out`` (batch, cols); block k is the run run0 + k * run_stride."""
+        batch, (rows, cols) = x.shape[0], shape
+        keep = [_ptr("float[]", t, g.MAC_INPUTS * g.NEURONS) for t in tables]
+        weights = ffi.new("float *[]", keep)
+        bad = ffi.new("int64_t[2]")
+        status = lib.bss2_mac_product(
+            self.struct, weights, len(keep), self._pulses_ptr(pulses), self._scale_ptr(scale),
+            _ptr("uint8_t[]", x, batch * rows), batch, rows, cols, seed, run0, run_stride,
+            _ptr("int64_t[]", out, batch * cols), bad)
+        _check_status(status, bad, "x", x)
+
+    @staticmethod
+    def _pulses_ptr(pulses: np.ndarray):
+        return _ptr("float[]", pulses, g.HEMISPHERES * g.DRIVERS_PER_HEMISPHERE * (g.ACTIVATION_MAX + 1))
+
+    @staticmethod
+    def _scale_ptr(scale: np.ndarray):
+        return _ptr("double[]", scale, g.MAC_INPUTS + 1)
+
+
+def _check_status(status: int, bad, field: str, x: np.ndarray) -> None:
+    """Turns a status of the C core into the error it stands for (with the value C read:
+    the caller's array may have changed since)."""
+    if status == 1:
+        b, i = divmod(int(bad[0]), x.shape[1])
+        raise InvalidInput(f"{field}[{b}, {i}]", f"{int(bad[1])} is outside the allowed "
+                           f"range 0..{g.ACTIVATION_MAX}")
+    if status == -2:  # pragma: no cover
+        raise MemoryError("the MAC run could not allocate its workspace")
+    if status != 0:  # pragma: no cover - arguments are built and checked here
+        raise RuntimeError(f"the C core refused its arguments (status {status})")
 
 
 def _read_noise(key: int, sample0: int, samples: int) -> np.ndarray:
@@ -275,8 +383,26 @@ def _read_noise(key: int, sample0: int, samples: int) -> np.ndarray:
     return buf[::2].reshape(samples, g.NEURONS)
 
 
-def _ptr(ctype: str, a: np.ndarray):
-    return ffi.from_buffer(ctype, a)
+def _ptr(ctype: str, a: np.ndarray, count: int):
+    """A C pointer to ``a``'s buffer, which must hold exactly ``count`` elements of ``ctype``.
+
+    The count is what C is told (shape and batch); it is checked against the
+    buffer itself, so an object that reports a shape its memory does not have
+    can never make C read past it.
+    """
+    buf = ffi.from_buffer(ctype, a)
+    if len(buf) != count:
+        raise InvalidInput("buffer", f"holds {len(buf)} elements where {count} are needed")
+    return buf
+
+
+def _aligned_empty(shape: tuple) -> np.ndarray:
+    """An uninitialised float32 array whose data start on a 64-byte boundary (whole-vector
+    loads in the C core)."""
+    n = int(np.prod(shape))
+    buf = np.empty(n + 16, np.float32)
+    start = (-buf.ctypes.data % 64) // 4
+    return buf[start:start + n].reshape(shape)
 
 
 def _describe(a) -> str:
@@ -290,13 +416,36 @@ def _check_scalar(field: str, value, lo: int, hi: int) -> None:
         raise InvalidInput(field, f"{value!r} is outside the allowed range {lo}..{hi} (an integer)")
 
 
-def _strict(a, field: str, dtype, shape: tuple, lo: int, hi: int) -> np.ndarray:
-    """The strict bridge to C: exact dtype and shape, values in range; never converts."""
-    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
-        raise InvalidInput(field, f"expected a {shape} {np.dtype(dtype).name} array, got {_describe(a)}")
+def _exact(a, field: str, dtype, shape: tuple) -> np.ndarray:
+    """The strict bridge to C: an ndarray of exactly ``dtype`` and ``shape`` (None: any
+    length >= 1), as the C-contiguous buffer C will read; never converts values.
+
+    Dtype and shape are checked on that buffer, not on the object passed in (whose
+    ``shape`` may say otherwise, e.g. a subclass).
+    """
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise InvalidInput(field, f"expected a {_shape_text(shape)} {np.dtype(dtype).name} array, "
+                           f"got {_describe(a)}")
+    c = a if type(a) is np.ndarray and a.flags.c_contiguous else np.ascontiguousarray(a)
+    if type(c) is not np.ndarray or c.dtype != dtype or c.ndim != len(shape) \
+            or any(n < 1 or (s is not None and s != n) for s, n in zip(shape, c.shape)):
+        raise InvalidInput(field, f"expected a {_shape_text(shape)} {np.dtype(dtype).name} array, "
+                           f"got {_describe(c)}")
+    return c
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _strict(a, field: str, dtype, shape: tuple, lo: int, hi: int, offset: tuple = ()) -> np.ndarray:
+    """``_exact``, and every value in lo..hi (an error names the first index outside,
+    plus ``offset``: the position of ``a`` in the array the caller knows)."""
+    a = _exact(a, field, dtype, shape)
     bad = np.flatnonzero((a < lo) | (a > hi))
     if bad.size:
-        idx = np.unravel_index(bad[0], shape)
-        raise InvalidInput(f"{field}[{', '.join(map(str, idx))}]",
+        idx = np.unravel_index(bad[0], a.shape)
+        pos = [int(i) + (offset[k] if k < len(offset) else 0) for k, i in enumerate(idx)]
+        raise InvalidInput(f"{field}[{', '.join(map(str, pos))}]",
                            f"{a[idx]} is outside the allowed range {lo}..{hi}")
-    return np.ascontiguousarray(a)
+    return a

@@ -62,6 +62,17 @@ class EmulatorBackend(Backend):
         i = self.info()
         return {"vendor": VENDOR, "model": i.model, "serial": i.serial, "firmware": i.firmware}
 
+    def mac_product(self, x, W, num_sends: int = 1, wait_between_events: int = 5):
+        """``hil.bss2.mac``'s whole product in one call (``VirtualChip.mac_product``): the
+        same runs, in the same order and with the same results, as one configuration
+        and run per block. x: (batch, rows) uint8 0..31; W: (rows, cols) int8 -63..63.
+        Returns (batch, cols) int64 in -128..127."""
+        self._check_open()
+        try:
+            return self.chip.mac_product(x, W, num_sends, wait_between_events)
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+
     def run(self, stimulus) -> MacReadout | CadcCodes:
         self._check_open()
         try:

@@ -23,17 +23,36 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
     wait_between_events: FPGA cycles (8 ns) between events, 0..4095.
 
     Returns int64 outputs of shape (cols,) or (batch, cols), each in -128..127.
+
+    ``x`` and ``W`` are checked and converted once, in one pass each. A backend
+    that computes the whole product itself (``mac_product(x, W, num_sends,
+    wait_between_events)`` on uint8 ``x`` and int8 ``W``: the emulator) gets it in
+    one call; any other gets one ``configure_and_run`` per block of 128 rows x 512
+    columns (and per 65536 vectors), then ``run`` for the further pieces of the
+    batch. Both give the same results: the same runs, in the same order.
     """
-    one_vector = np.ndim(x) == 1
     x = validation.integer_array("x", x, lo=0, hi=g.ACTIVATION_MAX, dtype=np.uint8, ndim=(1, 2))
     W = validation.integer_array("W", W, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
                                  dtype=np.int8, ndim=2)
-    x = np.atleast_2d(x)
+    one_vector = x.ndim == 1
+    if one_vector:
+        x = x.reshape(1, -1)
     if x.shape[1] != W.shape[0]:
         raise InvalidValue("x", f"has {x.shape[1]} rows per vector but W has {W.shape[0]} rows; they must match")
     num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
     wait_between_events = validation.integer("wait_between_events", wait_between_events,
                                              lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX)
+    product = getattr(backend, "mac_product", None)
+    if product is not None:
+        out = product(x, W, num_sends, wait_between_events)
+    else:
+        out = blockwise(backend, x, W, num_sends, wait_between_events)
+    return out[0] if one_vector else out
+
+
+def blockwise(backend, x: np.ndarray, W: np.ndarray, num_sends: int, wait_between_events: int) -> np.ndarray:
+    """The product on any backend, one configuration and run per block (checked uint8 ``x``,
+    int8 ``W``); what ``mac_product`` of a backend must equal."""
     batch, rows = x.shape
     cols = W.shape[1]
     total = np.zeros((batch, cols), np.int64)
@@ -54,5 +73,4 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
                 readout = backend.configure_and_run(config, stimulus) if b0 == 0 else backend.run(stimulus)
                 total[b0:b1, c0:c1] += readout.outputs[:, :c1 - c0]
     # The digital sum of the partial results is clamped to int8, as on the real stack.
-    out = np.clip(total, g.OUTPUT_MIN, g.OUTPUT_MAX)
-    return out[0] if one_vector else out
+    return np.clip(total, g.OUTPUT_MIN, g.OUTPUT_MAX)

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from emulator._native import ffi, lib
+
 from .errors import InvalidValue
 
 
@@ -16,18 +18,36 @@ def _index(idx: tuple) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
+# Source dtypes (native byte order) that the C core converts in one pass -> hil_narrow8's kind.
+_C_SOURCES = {np.dtype(t): k for ts, k in (
+    ((np.int8, np.int16, np.int32, np.int64), lib.HIL_KIND_SIGNED),
+    ((np.uint8, np.uint16, np.uint32, np.uint64), lib.HIL_KIND_UNSIGNED),
+    ((np.float32, np.float64), lib.HIL_KIND_FLOAT)) for t in ts}
+_C_TARGETS = {np.dtype(np.int8): (-128, 127), np.dtype(np.uint8): (0, 255)}
+"""One-byte result dtypes the C pass writes, with the values they hold."""
+_FAULTS = ((lib.HIL_BAD_NOT_FINITE, 0), (lib.HIL_BAD_NOT_INTEGER, 1), (lib.HIL_BAD_RANGE, 2))
+"""hil_narrow8's fault bits with their slots, in the order they are reported."""
+
+
 def integer_array(field: str, value, *, lo: int, hi: int, dtype, shape=None, ndim=None) -> np.ndarray:
     """``value`` as a read-only integer array of ``dtype`` with every entry in lo..hi.
 
     ``shape`` entries may be None (any length). Floats are accepted only where
     they hold whole numbers (2.0, not 2.5), so torch or numpy float tensors of
-    integer values pass unchanged.
+    integer values pass unchanged. The result is always a new array: a frozen
+    config must not change when the caller's array does.
+
+    Checking and converting to a one-byte ``dtype`` is one pass in C
+    (``hil_narrow8``, emulator/_native/arrays.h) for native integer and
+    float32/float64 inputs; other inputs take numpy. Either way, NaN and
+    infinities are reported first, then fractions, then values out of range, each
+    at its first (C-order) index.
     """
     try:
         a = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise InvalidValue(field, f"cannot be read as an array ({exc})") from None
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+    if a.dtype.kind not in "iuf":  # bool, complex, strings, objects ...
         raise InvalidValue(field, f"has dtype {a.dtype}; expected integers {lo}..{hi}")
     if ndim is not None and a.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise InvalidValue(field, f"has shape {a.shape}; expected {ndim} dimension(s)")
@@ -37,26 +57,53 @@ def integer_array(field: str, value, *, lo: int, hi: int, dtype, shape=None, ndi
             raise InvalidValue(field, f"has shape {a.shape}; expected {want}")
     if a.size == 0:
         raise InvalidValue(field, f"is empty (shape {a.shape})")
+    dtype = np.dtype(dtype)
+    kind = _C_SOURCES.get(a.dtype)
+    holds = _C_TARGETS.get(dtype)
+    if kind is not None and holds is not None and holds[0] <= lo <= hi <= holds[1]:
+        src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        result = np.empty(a.shape, dtype)
+        first = ffi.new("int64_t[3]")
+        faults = lib.hil_narrow8(ffi.from_buffer(src), kind, src.dtype.itemsize, src.size, lo, hi,
+                                 ffi.from_buffer("uint8_t[]", result), first)
+        if faults < 0:  # pragma: no cover - the arguments are checked above
+            raise RuntimeError(f"hil_narrow8 refused its arguments ({faults})")
+        for bit, slot in _FAULTS:
+            if faults & bit:
+                _refuse(field, a, bit, int(first[slot]), lo, hi)
+    else:
+        _check_numpy(field, a, lo, hi)
+        result = np.array(a, dtype=dtype, order="C", copy=True)
+    result.setflags(write=False)
+    return result
+
+
+def _check_numpy(field: str, a: np.ndarray, lo: int, hi: int) -> None:
+    """The checks of ``integer_array`` in numpy, for the dtypes the C pass does not take."""
     if np.issubdtype(a.dtype, np.floating):
-        bad = ~np.isfinite(a)
-        if bad.any():
-            idx = np.unravel_index(np.flatnonzero(bad)[0], a.shape)
-            raise InvalidValue(field + _index(idx), f"{a[idx]} is not a number; allowed: integers {lo}..{hi}")
-        frac = a != np.floor(a)
-        if frac.any():
-            idx = np.unravel_index(np.flatnonzero(frac)[0], a.shape)
-            raise InvalidValue(field + _index(idx), f"{a[idx]} is not an integer; allowed: integers {lo}..{hi}")
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            _refuse(field, a, lib.HIL_BAD_NOT_FINITE, bad[0], lo, hi)
+        bad = np.flatnonzero(a != np.floor(a))
+        if bad.size:
+            _refuse(field, a, lib.HIL_BAD_NOT_INTEGER, bad[0], lo, hi)
     # min/max first: two fast reductions; the offending index only on failure.
     within_type = np.issubdtype(a.dtype, np.integer) and np.iinfo(a.dtype).min >= lo and np.iinfo(a.dtype).max <= hi
     if not within_type and (a.min() < lo or a.max() > hi):
-        idx = np.unravel_index(np.flatnonzero((a < lo) | (a > hi))[0], a.shape)
-        v = a[idx]
-        v = int(v) if float(v).is_integer() else v
-        raise InvalidValue(field + _index(idx), f"{v} is outside the allowed range {lo}..{hi}")
-    # Always a copy: a frozen config must not change when the caller's array does.
-    result = np.array(a, dtype=dtype, order="C", copy=True)
-    result.setflags(write=False)
-    return result
+        _refuse(field, a, lib.HIL_BAD_RANGE, np.flatnonzero((a < lo) | (a > hi))[0], lo, hi)
+
+
+def _refuse(field: str, a: np.ndarray, fault: int, flat: int, lo: int, hi: int):
+    """Raises the error of ``fault`` (a HIL_BAD_* bit) at C-order index ``flat`` of ``a``."""
+    idx = np.unravel_index(flat, a.shape)
+    v = a[idx]
+    where = field + _index(idx)
+    if fault == lib.HIL_BAD_NOT_FINITE:
+        raise InvalidValue(where, f"{v} is not a number; allowed: integers {lo}..{hi}")
+    if fault == lib.HIL_BAD_NOT_INTEGER:
+        raise InvalidValue(where, f"{v} is not an integer; allowed: integers {lo}..{hi}")
+    v = int(v) if float(v).is_integer() else v
+    raise InvalidValue(where, f"{v} is outside the allowed range {lo}..{hi}")
 
 
 def integer(field: str, value, *, lo: int, hi: int) -> int:

@@ -33,12 +33,12 @@ static float compress_f(float vf, float kpf, float knf, float rpf, float rnf) {
  * straight into the readout, and floor + convert is one instruction (rounding
  * toward -inf; the same value as floor_f). Lanes beyond a knee are compressed by
  * the scalar compress_f. Same operations, same order, same results. */
-TARGET_V4 static void readout_noisy_v4(const bss2_readout *restrict ctx, const float *restrict a,
-                                       double s, uint64_t sample, int n0, int8_t *restrict o) {
+TARGET_V4 static void readout_noisy_v4(const bss2_readout *restrict ctx, uint64_t key,
+                                       const float *restrict a, double s, uint64_t sample, int n0,
+                                       int n, int8_t *restrict o) {
     const bss2_mac *p = ctx->p;
-    const int n = p->n_col;
     normal_pairs_v4 noise;
-    normal_pairs_init_v4(&noise, ctx->key, sample * (uint64_t)BSS2_COUNTER_NEURONS + (uint64_t)n0);
+    normal_pairs_init_v4(&noise, key, sample * (uint64_t)BSS2_COUNTER_NEURONS + (uint64_t)n0);
     const __m512 s32 = _mm512_set1_ps((float)s);
     const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
     const int compress = p->compress, identity = ctx->identity_codes;
@@ -80,12 +80,11 @@ TARGET_V4 static void readout_noisy_v4(const bss2_readout *restrict ctx, const f
 }
 #endif
 
-/* One sample, one hemisphere, noisy chip (float32). */
-ALWAYS_INLINE void readout_noisy(const bss2_readout *restrict ctx, const float *restrict a, double s,
-                                 uint64_t sample, int n0, int8_t *restrict o,
-                                 float *restrict scratch, const int L) {
+/* One sample, neurons n0 .. n0+n-1 of one hemisphere, noisy chip (float32). */
+ALWAYS_INLINE void readout_noisy(const bss2_readout *restrict ctx, uint64_t key,
+                                 const float *restrict a, double s, uint64_t sample, int n0, int n,
+                                 int8_t *restrict o, float *restrict scratch, const int L) {
     const bss2_mac *p = ctx->p;
-    const int n = p->n_col;
     const float s32 = (float)s;
     const float *restrict live = p->live + n0;
     const float *restrict kp = p->knee_pos + n0, *restrict kn = p->knee_neg + n0;
@@ -94,20 +93,20 @@ ALWAYS_INLINE void readout_noisy(const bss2_readout *restrict ctx, const float *
     const int32_t *restrict ai = p->adc_int + n0;
     const int32_t *restrict cmap = p->code_map;
     /* the membrane deviates, the baseline deviates and the membrane excursions */
-    float *restrict n1 = scratch, *restrict n2 = scratch + n, *restrict v = scratch + 2 * n;
+    float *restrict n1 = scratch, *restrict n2 = scratch + p->n_col, *restrict v = scratch + 2 * p->n_col;
     const uint64_t c = sample * (uint64_t)BSS2_COUNTER_NEURONS + (uint64_t)n0;
 
     (void)L;
 #if HIL_X86_DISPATCH
     if (L == 4) {
-        readout_noisy_v4(ctx, a, s, sample, n0, o);
+        readout_noisy_v4(ctx, key, a, s, sample, n0, n, o);
         return;
     }
     if (L == 3)
-        hil_normal_pairs_v3(ctx->key, c, n, n1, n2);
+        hil_normal_pairs_v3(key, c, n, n1, n2);
     else
 #endif
-        hil_normal_pairs(ctx->key, c, n, n1, n2);
+        hil_normal_pairs(key, c, n, n1, n2);
 
     if (p->compress) {
         int beyond = 0;
@@ -143,11 +142,10 @@ ALWAYS_INLINE void readout_noisy(const bss2_readout *restrict ctx, const float *
     }
 }
 
-/* One sample, one hemisphere, noise-free chip: double, exact for the ideal chip. */
+/* One sample, neurons n0 .. n0+n-1, noise-free chip: double, exact for the ideal chip. */
 ALWAYS_INLINE void readout_exact(const bss2_readout *restrict ctx, const float *restrict a, double s,
-                                 int n0, int8_t *restrict o) {
+                                 int n0, int n, int8_t *restrict o) {
     const bss2_mac *p = ctx->p;
-    const int n = p->n_col;
     const float *restrict live = p->live + n0;
     const float *restrict fr = p->adc_frac + n0, *restrict sl = p->cadc_slope + n0;
     const int32_t *restrict ai = p->adc_int + n0;
@@ -170,42 +168,43 @@ ALWAYS_INLINE void readout_exact(const bss2_readout *restrict ctx, const float *
     }
 }
 
-/* Samples b0 .. b0+mb-1, hemisphere h. L is the code path (4, 3, 0), a constant
- * once inlined into the per-target functions below. */
-ALWAYS_INLINE void readout_rows(const bss2_readout *restrict r, const float *restrict acc,
-                                const double *restrict s, int64_t b0, int mb, int h,
-                                int8_t *restrict out, float *restrict scratch, const int L) {
+/* Samples b0 .. b0+mb-1, hemisphere h, its first n neurons. L is the code path
+ * (4, 3, 0), a constant once inlined into the per-target functions below. */
+ALWAYS_INLINE void readout_rows(const bss2_readout *restrict r, uint64_t key,
+                                const float *restrict acc, const double *restrict s, int64_t b0,
+                                int mb, int h, int n, int8_t *restrict out,
+                                float *restrict scratch, const int L) {
     const int n_col = r->p->n_col, n_tot = r->p->n_hemi * r->p->n_col;
     for (int i = 0; i < mb; i++) {
-        const int64_t b = b0 + i;
-        int8_t *o = out + b * n_tot + (int64_t)h * n_col;
+        int8_t *o = out + (int64_t)i * n_tot + (int64_t)h * n_col;
         const float *a = acc + (int64_t)i * n_col;
         if (r->noisy)
-            readout_noisy(r, a, s[i], (uint64_t)(r->sample0 + b), h * n_col, o, scratch, L);
+            readout_noisy(r, key, a, s[i], (uint64_t)(r->sample0 + b0 + i), h * n_col, n, o, scratch, L);
         else
-            readout_exact(r, a, s[i], h * n_col, o);
+            readout_exact(r, a, s[i], h * n_col, n, o);
     }
 }
 
 #if HIL_X86_DISPATCH
-TARGET_V4 void hil_bss2_readout_v4(const bss2_readout *r, const float *acc, const double *s,
-                                   int64_t b0, int mb, int h, int8_t *out, float *scratch) {
-    readout_rows(r, acc, s, b0, mb, h, out, scratch, 4);
+TARGET_V4 void hil_bss2_readout_v4(const bss2_readout *r, uint64_t key, const float *acc,
+                                   const double *s, int64_t b0, int mb, int h, int n, int8_t *out,
+                                   float *scratch) {
+    readout_rows(r, key, acc, s, b0, mb, h, n, out, scratch, 4);
 }
-TARGET_V3 void hil_bss2_readout_v3(const bss2_readout *r, const float *acc, const double *s,
-                                   int64_t b0, int mb, int h, int8_t *out, float *scratch) {
-    readout_rows(r, acc, s, b0, mb, h, out, scratch, 3);
+TARGET_V3 void hil_bss2_readout_v3(const bss2_readout *r, uint64_t key, const float *acc,
+                                   const double *s, int64_t b0, int mb, int h, int n, int8_t *out,
+                                   float *scratch) {
+    readout_rows(r, key, acc, s, b0, mb, h, n, out, scratch, 3);
 }
 #endif
-void hil_bss2_readout_v0(const bss2_readout *r, const float *acc, const double *s, int64_t b0,
-                         int mb, int h, int8_t *out, float *scratch) {
-    readout_rows(r, acc, s, b0, mb, h, out, scratch, 0);
+void hil_bss2_readout_v0(const bss2_readout *r, uint64_t key, const float *acc, const double *s,
+                         int64_t b0, int mb, int h, int n, int8_t *out, float *scratch) {
+    readout_rows(r, key, acc, s, b0, mb, h, n, out, scratch, 0);
 }
 
-void hil_bss2_readout_init(bss2_readout *r, const bss2_mac *p, uint64_t key, int64_t sample0) {
+void hil_bss2_readout_init(bss2_readout *r, const bss2_mac *p, int64_t sample0) {
     const int n_tot = p->n_hemi * p->n_col;
     r->p = p;
-    r->key = key;
     r->sample0 = sample0;
     r->noisy = p->compress != 0;
     r->identity_codes = 1;

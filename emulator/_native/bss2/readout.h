@@ -13,33 +13,33 @@
 /* What the readout of one run needs, fixed for the run. */
 typedef struct {
     const bss2_mac *p;  /* the run's parameters */
-    uint64_t key;       /* the run's noise stream */
     int64_t sample0;    /* the run's index of the first sample */
     int noisy;          /* 0: the exact double path (no noise, no compression) */
     int identity_codes; /* code_map is the identity */
     int32_t base_code[BSS2_COUNTER_NEURONS]; /* noise-free path: the baseline code of each neuron */
 } bss2_readout;
 
-HIL_INTERNAL void hil_bss2_readout_init(bss2_readout *r, const bss2_mac *p, uint64_t key,
-                                        int64_t sample0);
+HIL_INTERNAL void hil_bss2_readout_init(bss2_readout *r, const bss2_mac *p, int64_t sample0);
 
 /* The floats of scratch a readout call needs, for n_col neurons per hemisphere
  * (the noisy chip's deviates and membrane excursions of one sample). */
 static inline size_t hil_bss2_readout_scratch(size_t n_col) { return 3 * n_col; }
 
-/* The outputs of samples b0 .. b0+mb-1 of the run, hemisphere h, into out (the
- * run's (batch, n_hemi * n_col) array), from their accumulators acc (mb rows of
- * n_col) and scales s (mb). One function per code path (isa.h), all with the same
- * results. */
-HIL_INTERNAL void hil_bss2_readout_v0(const bss2_readout *r, const float *acc, const double *s,
-                                      int64_t b0, int mb, int h, int8_t *out, float *scratch);
+/* The outputs of samples b0 .. b0+mb-1 of the run (noise stream `key`), hemisphere h,
+ * its first n neurons (a multiple of 16, at most n_col), into out: row i of the
+ * block at out + i * n_hemi * n_col, the hemisphere's neurons from h * n_col on.
+ * From their accumulators acc (mb rows of n_col) and scales s (mb). One function
+ * per code path (isa.h), all with the same results. */
+HIL_INTERNAL void hil_bss2_readout_v0(const bss2_readout *r, uint64_t key, const float *acc,
+                                      const double *s, int64_t b0, int mb, int h, int n,
+                                      int8_t *out, float *scratch);
 #if HIL_X86_DISPATCH
-TARGET_V4 HIL_INTERNAL void hil_bss2_readout_v4(const bss2_readout *r, const float *acc,
-                                                const double *s, int64_t b0, int mb, int h,
-                                                int8_t *out, float *scratch);
-TARGET_V3 HIL_INTERNAL void hil_bss2_readout_v3(const bss2_readout *r, const float *acc,
-                                                const double *s, int64_t b0, int mb, int h,
-                                                int8_t *out, float *scratch);
+TARGET_V4 HIL_INTERNAL void hil_bss2_readout_v4(const bss2_readout *r, uint64_t key,
+                                                const float *acc, const double *s, int64_t b0,
+                                                int mb, int h, int n, int8_t *out, float *scratch);
+TARGET_V3 HIL_INTERNAL void hil_bss2_readout_v3(const bss2_readout *r, uint64_t key,
+                                                const float *acc, const double *s, int64_t b0,
+                                                int mb, int h, int n, int8_t *out, float *scratch);
 #endif
 
 #endif

@@ -25,14 +25,6 @@ ISA_LEVELS = sorted({lib.bss2_set_isa(level) for level in (4, 3, 0)} | {0}, reve
 lib.bss2_set_isa(4)
 
 
-@pytest.fixture(autouse=True)
-def _restore_code_path_and_threads():
-    isa, threads = lib.bss2_isa(), lib.bss2_threads()
-    yield
-    lib.bss2_set_isa(isa)
-    lib.bss2_set_threads(threads)
-
-
 def random_weights(rng, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX):
     return rng.integers(lo, hi + 1, (g.MAC_INPUTS, g.MAC_OUTPUTS)).astype(np.int8)
 
