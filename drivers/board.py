@@ -202,9 +202,10 @@ class BoardDriver:
             pass
 
     def close(self) -> None:
-        """Closes the connection. A lease taken with ``keep=True`` is released (UNLOCK);
-        any other ends with the connection, and the board has released it when this returns."""
-        if self._res is not None and self._token is not None and self._keep:
+        """Closes the connection, releasing any lease it holds (UNLOCK): when this returns the
+        board is free for the next owner. (A lease that is not kept would also end with the
+        connection, but only once the board has noticed the close; UNLOCK does not wait on that.)"""
+        if self._res is not None and self._token is not None:
             try:
                 self.unlock()
             except DriverError:
