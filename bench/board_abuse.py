@@ -6,10 +6,11 @@ A `hil serve` child process on a free loopback port (of this checkout, or of the
 source tree DIR, e.g. an export of an older commit, to compare):
 
 * idle CPU: 100 clients each send a command's first bytes and vanish; then the
-  server's utime + stime (/proc/<pid>/stat) over 5 s, and its thread count;
+  server's utime + stime (/proc/<pid>/stat) over 5 s, and its thread count, against
+  the same server's idle CPU over 5 s before them (the reference, same run);
 * held memory: 10 connections each send a 167-byte ``RUN`` of a ``CadcRamp`` with
   ``repeats=65536`` (a 32 MiB readout) and never ``FETC?``; each one's
-  ``SYST:ERR?`` code, and the server's RSS and peak RSS.
+  ``SYST:ERR?`` code, and the server's RSS and peak RSS, against its RSS before them.
 """
 import argparse
 import os
@@ -44,6 +45,9 @@ def cpu_seconds(pid: int) -> float:
 def idle_cpu(tree: str | None) -> None:
     proc, port = start_server(tree)
     try:
+        before = cpu_seconds(proc.pid)           # the reference: the same server, idle, untouched
+        time.sleep(5.0)
+        reference = cpu_seconds(proc.pid) - before
         for i in range(100):
             with socket.create_connection(("127.0.0.1", port)) as s:
                 s.sendall(b"*OPC?\n")
@@ -55,7 +59,7 @@ def idle_cpu(tree: str | None) -> None:
         time.sleep(5.0)
         used = cpu_seconds(proc.pid) - before
         print(f"idle CPU after 100 aborted clients: {used:.2f} s in 5 s ({100 * used / 5:.0f}% of a core), "
-              f"{threads} threads")
+              f"{threads} threads; before them (reference): {reference:.2f} s in 5 s")
     finally:
         proc.terminate()
         proc.wait()
@@ -67,6 +71,7 @@ def held_memory(tree: str | None) -> None:
     cmd = b"RUN " + encode_block(named_arrays.pack(header, arrays)) + b"\nSYST:ERR?\n"
     socks, codes = [], []
     try:
+        start_rss = dict(line.split(":", 1) for line in open(f"/proc/{proc.pid}/status"))["VmRSS"].strip()
         for _ in range(10):
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(cmd)
@@ -74,7 +79,7 @@ def held_memory(tree: str | None) -> None:
             socks.append(s)
         status = dict(line.split(":", 1) for line in open(f"/proc/{proc.pid}/status"))
         print(f"10 x {len(cmd)}-byte RUN held (32 MiB readouts): codes {codes}; server RSS "
-              f"{status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}")
+              f"{status['VmRSS'].strip()} (before them, the reference: {start_rss}), peak {status['VmHWM'].strip()}")
     finally:
         for s in socks:
             s.close()

@@ -105,7 +105,10 @@ def test_python_block_runs_as_written(block, tmp_path):
 
 PRELUDE = """\
 set -euo pipefail
-trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT   # and wait: the next block may need the ports
+port_free() {   # the documented ports are fixed: say so if something else already holds one
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then echo "port $1 is taken by another process" >&2; return 1; fi
+}
 wait_port() {   # a server put in the background takes a moment to listen
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "nothing answers on port $1" >&2; return 1
@@ -120,9 +123,12 @@ def session(block: Block) -> str:
         command = line.split("  #")[0].strip()
         if command in NOT_RUN_HERE:
             continue
-        out.append(line)
         port = re.search(r"--port (\d+)", command)
-        if command.endswith("&") and port:
+        background = command.endswith("&") and port
+        if background:
+            out.append(f"port_free {port.group(1)}")
+        out.append(line)
+        if background:
             out.append(f"wait_port {port.group(1)}")
     return "\n".join(out) + "\n"
 
