@@ -6,7 +6,7 @@ import dataclasses
 
 from drivers.board import BoardDriver
 
-from ..contract import wire
+from ..contract import validation, wire
 from ..contract.backend import Backend, DeviceInfo, register
 from ..contract.errors import InvalidValue
 
@@ -19,11 +19,21 @@ class BoardBackend(Backend):
     timeout_s: answer time-out, seconds.
     token: lease the board for this owner token while open (None: no lease).
     expected_serial: refuse a board whose ``*IDN?`` serial differs.
+
+    Its :attr:`run_counter` is counted here, not asked of the board (the protocol has no
+    query for it): the runs this backend has had answered since it opened, plus
+    ``first_run``. It equals the board's own counter for a virtual board that has served
+    no one else since it started (``hil serve``, :class:`hil.server.process.BoardProcess`,
+    whose chip starts at run 0), which is what matching a board run against the emulator
+    at the same run counter needs.
     """
 
+    run_counter_kind = "client"
+
     def __init__(self, resource: str, *, timeout_s: float = 10.0, token: str | None = None,
-                 expected_serial: str | None = None):
+                 expected_serial: str | None = None, first_run: int = 0):
         super().__init__()
+        self._runs = validation.integer("first_run", first_run, lo=0, hi=2**62)
         self.driver = BoardDriver(resource, timeout_s=timeout_s)
         try:
             i = self.driver.info()
@@ -41,6 +51,11 @@ class BoardBackend(Backend):
 
     def info(self) -> DeviceInfo:
         return self._info
+
+    @property
+    def run_counter(self) -> int:
+        """``first_run`` plus the runs answered since this backend opened (see the class)."""
+        return self._runs
 
     def identity(self) -> dict:
         """vendor, model, serial, firmware as the board answers ``*IDN?`` now."""
@@ -61,6 +76,7 @@ class BoardBackend(Backend):
         self._check_open()
         header, arrays = self._encode(stimulus)
         meta, out = self.driver.read(header, arrays)
+        self._runs += 1
         return wire.decode(meta, out)
 
     def configure_and_run(self, config, stimulus):
@@ -69,6 +85,7 @@ class BoardBackend(Backend):
         conf_header, conf_arrays = self._encode(config)
         header, arrays = self._encode(stimulus)
         meta, out = self.driver.configure_and_read(conf_header, conf_arrays, header, arrays)
+        self._runs += 1
         return wire.decode(meta, out)
 
     def reset(self) -> None:

@@ -110,7 +110,7 @@ def _parse_scalar(text: str) -> int | float | str:
 
 def print_result(result: ExperimentResult, run_id: str | None, root: Path) -> None:
     c = result.context
-    where = f" on {c.backend} {c.serial}" if c is not None else ""
+    where = f" on {c.device}" if c is not None else ""
     print(f"{result.experiment}{where}")
     print(metrics_table(result.metrics))
     print(f"verdict: {result.verdict}")

@@ -41,5 +41,7 @@ def runs_table(records: Sequence[RunRecord]) -> str:
             note = r.error if len(r.error) <= 60 else r.error[:57] + "..."
         else:
             note = ""
-        rows.append([r.run_id, r.experiment, r.status.upper(), r.backend, r.serial, r.started, note])
-    return format_table(["run id", "experiment", "status", "backend", "serial", "started (UTC)", "failed metrics or error"], rows)
+        ideal = {True: "yes", False: "no", None: "?"}[r.ideal]
+        rows.append([r.run_id, r.experiment, r.status.upper(), r.backend, r.serial, ideal, r.started, note])
+    return format_table(["run id", "experiment", "status", "backend", "serial", "ideal", "started (UTC)",
+                         "failed metrics or error"], rows)

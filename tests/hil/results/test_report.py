@@ -175,7 +175,8 @@ def test_refuses_bad_input(tmp_path, results):
         write_report(results, tmp_path, run_ids=["only one"])
 
 
-def test_mirrored_hemisphere_axis_is_explained(results):
-    """Hemisphere 0's neuron axis runs backwards (the two meet in the middle); its caption says so."""
+def test_mirrored_half_is_explained(results):
+    """Each hemisphere is drawn as seed 000's figure 1, its left half mirrored; the caption says so."""
     [plot] = [p for p in plots_for(results[1]) if p.key == "neuron_output"]
-    assert "Hemisphere 0 is drawn mirrored" in plot.caption
+    assert "the left one mirrored, so that the columns next to the synapse drivers meet in the middle" \
+        in plot.caption
