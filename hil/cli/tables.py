@@ -24,7 +24,8 @@ def metrics_table(metrics: Sequence[Metric]) -> str:
     """
     rows = []
     for m in metrics:
-        value = number(m.value) + (f" {m.unit}" if m.unit else "")
+        value = number(m.value) + (f" ± {number(m.interval)}" if m.interval is not None else "") \
+            + (f" {m.unit}" if m.unit else "")
         limit = f"{m.comparison} {number(m.limit)}" if m.judged else "-"
         result = {True: "PASS", False: "FAIL", None: "-"}[m.passed]
         rows.append([m.name, value, limit, result, m.source])

@@ -37,6 +37,8 @@ class Metric:
     unit: str = ""
     detail: str = ""
     """What was measured, in one line."""
+    interval: float | None = None
+    """Half-width of the value's 95 % confidence interval, in its unit (None: not estimated)."""
 
     def __post_init__(self):
         if self.comparison not in COMPARISONS:
@@ -44,6 +46,8 @@ class Metric:
         object.__setattr__(self, "value", float(self.value))
         if self.limit is not None:
             object.__setattr__(self, "limit", float(self.limit))
+        if self.interval is not None:
+            object.__setattr__(self, "interval", float(self.interval))
 
     @property
     def judged(self) -> bool:
@@ -67,7 +71,7 @@ class Metric:
         d["passed"] = self.passed
         if not self.judged:
             d["comparison"] = None      # nothing is compared with a limit it does not have
-        for k in ("value", "limit"):
+        for k in ("value", "limit", "interval"):
             if isinstance(d[k], float) and not math.isfinite(d[k]):
                 d[k] = str(d[k])
         return d

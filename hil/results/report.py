@@ -170,7 +170,7 @@ def metric_row(m: Metric) -> dict:
     status = {True: "pass", False: "fail", None: "info"}[m.passed]
     return {
         "name": m.name,
-        "value": format_number(m.value, "—"),
+        "value": format_number(m.value, "—") + (f" ± {format_number(m.interval)}" if m.interval is not None else ""),
         "limit": format_number(m.limit, "—"),
         "comparison": m.comparison if m.judged else "",
         "unit": m.unit,

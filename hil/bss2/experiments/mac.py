@@ -33,14 +33,16 @@ neurons, 20 flag all; 40 and more flag at most 2 of 512 on 12 chips, within the 
 IDEAL_SOURCE = "model: an ideal chip has no noise and equals the model's noise-free prediction exactly"
 
 
-def _noise_rel_error(measured: float, model_sigma: float, spec: MacSpec, ideal: bool, detail: str) -> Metric:
+def _noise_rel_error(measured: float, model_sigma: float, spec: MacSpec, ideal: bool, detail: str,
+                     interval: float | None = None) -> Metric:
     """``measured / model - 1`` against the nominal model's noise, judged with the spec's
     tolerance. An ideal chip has no noise by design: there it is reported, not judged (the
     experiment judges ``prediction_mismatches`` instead), while an acceptance spec, which judges
     a board and not the model, still finds a board without noise wanting."""
     return Metric("noise_rel_error", measured / model_sigma - 1.0, None if ideal else spec.noise_tolerance,
                   "abs<=", "" if ideal else SPEC_SOURCE,
-                  detail=detail + (" (ideal chip: no noise by design, not judged)" if ideal else ""))
+                  detail=detail + (" (ideal chip: no noise by design, not judged)" if ideal else ""),
+                  interval=interval)
 
 
 def chip_model(spec: MacSpec, ideal: bool) -> MacModel:
@@ -62,6 +64,16 @@ def _run(backend, weights: np.ndarray, inputs: np.ndarray, num_sends: int, wait:
     backend.configure(MacConfig(weights=weights))
     readout = backend.run(MacStimulus(inputs=inputs, num_sends=num_sends, wait_between_events=wait))
     return readout.outputs.astype(np.int64)
+
+
+def _mean_interval(values: np.ndarray) -> float:
+    """95 % half-width of the mean of ``values`` (a normal approximation: 1.96 standard errors)."""
+    return float(1.96 * values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
+
+
+def _median_interval(values: np.ndarray) -> float:
+    """95 % half-width of the median: sqrt(pi / 2) standard errors of the mean, for a normal spread."""
+    return float(np.sqrt(np.pi / 2)) * _mean_interval(values)
 
 
 def index_list(indices: np.ndarray, most: int = 10) -> str:
@@ -204,7 +216,8 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     noise_src = f"model: noise <= {spec.noise_max} LSB, chi2 {1 - statistics.FALSE_ALARM:.1%} over {N} neurons"
     metrics = (
         Metric("gain_median_rel_error", rel_gain, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
-               detail=f"median neuron gain {np.median(gain):.5f} vs model {model.gain:.5f} LSB/(x*w*send)"),
+               detail=f"median neuron gain {np.median(gain):.5f} vs model {model.gain:.5f} LSB/(x*w*send)",
+               interval=_median_interval(gain) / model.gain),
         Metric("weight_residual_rms_max", float(rms_w.max()),
                statistics.rms_limit(var_point, dof_w, n_tests=N), "<=", noise_src, "LSB",
                detail="largest per-neuron RMS deviation from a line, weight sweep inside the linear range"),
@@ -268,7 +281,9 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     metrics = (
         _noise_rel_error(mean_sigma, model_sigma, spec, ideal,
                          f"RMS of per-neuron sigma {mean_sigma:.3f} LSB vs model {model_sigma:.3f} LSB "
-                         f"(noise_std {model.noise_std} + quantization)"),
+                         f"(noise_std {model.noise_std} + quantization)",
+                         # The RMS of N sample sigmas has (repeats - 1) N degrees of freedom.
+                         interval=1.96 * mean_sigma / np.sqrt(2 * (repeats - 1) * N) / model_sigma),
         Metric("noise_max", float(sigma.max()), spec.noise_max, "<=", SPEC_SOURCE, "LSB",
                detail="sigma of the noisiest neuron"),
         Metric("non_normal_neurons", non_normal,
@@ -372,7 +387,7 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
         Metric("distance_correlation", corr,
                detail="Pearson r between a neuron's relative output at small input and its distance"),
         Metric("neuron_output_mean", float(per_neuron.mean()), unit="LSB",
-               detail=f"model: {pred_neuron:.2f} (mean of a noisy chip)"),
+               detail=f"model: {pred_neuron:.2f} (mean of a noisy chip)", interval=_mean_interval(per_neuron)),
     )
     params = dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats,
                   row_input=row_input, row_weight=row_weight, row_sends=row_sends,
@@ -430,10 +445,13 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
     noise = float(np.std(runs[0] - runs[1]) / np.sqrt(2))
     model_sigma = float(np.sqrt(model.output_variance()))
     residual = y[inside] + 0.5 - gain * z[inside]
+    # Standard error of a least-squares slope through the origin.
+    gain_se = float(np.sqrt((residual**2).sum() / max(residual.size - 1, 1) / (z[inside] ** 2).sum()))
     predicted = expected.predict(x, W, num_sends)
     metrics = (
         Metric("gain_rel_error", gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
-               detail=f"measured gain {gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)"),
+               detail=f"measured gain {gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)",
+               interval=1.96 * gain_se / model.gain),
         _noise_rel_error(noise, model_sigma, spec, ideal,
                          f"measured noise {noise:.3f} LSB vs model {model_sigma:.3f} LSB"),
         Metric("fit_residual_rms", float(np.sqrt(np.mean(residual**2))), unit="LSB",
@@ -460,10 +478,11 @@ longest (4095); at 128 events a send then lasts 1 us .. 4.2 ms, so the leak span
 
 
 def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: np.ndarray,
-                       mask: np.ndarray, fit_leak: bool) -> MacModel:
+                       mask: np.ndarray, fit_leak: bool) -> tuple[MacModel, np.ndarray]:
     """The model whose noisy mean (``expected_mean``) fits ``measured`` (sends x waits, LSB) best
     in least squares on the masked points: gain and tau_leak free (tau_leak fixed at the model's
-    when ``fit_leak`` is False), noise as the model's."""
+    when ``fit_leak`` is False), noise as the model's. Also returns the 95 % half-widths of
+    the fitted parameters, relative (they are fitted as logarithms), from the fit's Jacobian."""
     from scipy.optimize import least_squares   # only this experiment needs it
 
     def mean_of(m: MacModel) -> np.ndarray:
@@ -480,7 +499,14 @@ def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: 
     hi = [np.log(1e-1)] + ([np.log(1e2)] if fit_leak else [])
     fit = least_squares(lambda p: (mean_of(build(p)) - measured)[mask], start, bounds=(lo, hi),
                         x_scale=1.0, diff_step=1e-4)
-    return build(fit.x)
+    dof = max(int(mask.sum()) - len(start), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        try:
+            cov = np.linalg.inv(fit.jac.T @ fit.jac) * (fit.fun @ fit.fun) / dof
+            half = 1.96 * np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            half = np.full(len(start), np.nan)
+    return build(fit.x), half
 
 
 @experiment("bss2.mac_sends_and_wait", metrics=(
@@ -519,8 +545,8 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
                        for wt in WAIT_SWEEP] for s in SENDS_SWEEP])
     inside = np.abs(nominal) <= spec.linear_range
     # The fit starts from the spec's model; on an ideal chip without its leak, which is not fitted.
-    fitted = _fit_gain_and_leak(dataclasses.replace(model, tau_leak=expected.tau_leak), x1, w1, measured,
-                                inside, fit_leak=not ideal)
+    fitted, half = _fit_gain_and_leak(dataclasses.replace(model, tau_leak=expected.tau_leak), x1, w1, measured,
+                                      inside, fit_leak=not ideal)
     fit_mean = np.array([[float(fitted.expected_mean(x1, w1, s, wait_between_events=wt)[0, 0])
                           for wt in WAIT_SWEEP] for s in SENDS_SWEEP])
     judged = inside & (nominal >= SENDS_WAIT_RELATIVE_MIN)
@@ -528,12 +554,14 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
         rel = np.abs(measured / nominal - 1.0)
     metrics = (
         Metric("gain_rel_error", fitted.gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
-               detail=f"fitted gain {fitted.gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)"),
+               detail=f"fitted gain {fitted.gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)",
+               interval=float(half[0]) * fitted.gain / model.gain),
         Metric("tau_leak_rel_error", 0.0 if ideal else fitted.tau_leak / model.tau_leak - 1.0,
                None if ideal else spec.leak_tolerance, "abs<=", "" if ideal else SPEC_SOURCE,
                detail=(f"fitted leak time constant {fitted.tau_leak * 1e3:.3f} ms vs model "
                        f"{model.tau_leak * 1e3:.3f} ms") if not ideal else
-                      "ideal chip: no leak by design, not fitted or judged"),
+                      "ideal chip: no leak by design, not fitted or judged",
+               interval=None if ideal else float(half[1]) * fitted.tau_leak / model.tau_leak),
         Metric("fit_residual_max", float(np.abs(measured - fit_mean)[inside].max()), unit="LSB",
                detail=f"largest |mean output - fitted model's mean| over the {int(inside.sum())} points "
                       f"inside +-{spec.linear_range:g} LSB"),
@@ -583,7 +611,8 @@ def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21
     spread = float(per_neuron.std() / abs(per_neuron.mean())) if per_neuron.mean() != 0 else float("inf")
     metrics = (
         Metric("profile_rel_error", float(per_neuron.mean() / mean - 1.0), spec.gain_tolerance, "abs<=",
-               SPEC_SOURCE, detail=f"mean output {per_neuron.mean():.3f} LSB vs the model's {mean:.3f} LSB"),
+               SPEC_SOURCE, detail=f"mean output {per_neuron.mean():.3f} LSB vs the model's {mean:.3f} LSB",
+               interval=_mean_interval(per_neuron) / mean),
         # Reported, not judged: one row carries its synapses' own mismatch, which the spec's
         # neuron spread (over 100 rows) averages away; mac_linearity's gain_spread judges it.
         Metric("profile_spread", spread, detail="std / mean over neurons of the mean output (one row)"),

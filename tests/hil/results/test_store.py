@@ -93,7 +93,8 @@ def test_layout_and_result_json(store):
     assert doc["verdict"] == {"passed": False, "text": "FAIL (noise_max)", "failed": ["noise_max"]}
     assert doc["metrics"][1] == {"name": "noise_max", "value": 4.2, "limit": 3.5, "comparison": "<=",
                                  "source": "spec: hil.bss2.MacSpec", "unit": "LSB",
-                                 "detail": "sigma of the noisiest neuron", "passed": False}
+                                 "detail": "sigma of the noisiest neuron", "interval": None,
+                                 "passed": False}
     assert doc["arrays"]["raw"]["samples"] == {"dtype": "int8", "shape": [20, 512]}
     # The arrays are plain npz: readable without pickle.
     with np.load(folder / "raw.npz", allow_pickle=False) as npz:
