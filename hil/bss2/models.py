@@ -52,6 +52,9 @@ class MacModel:
     """Standard deviation of the Gaussian output noise, LSB, >= 0."""
     tau_leak: float = NOMINAL_TAU_LEAK
     """Residual leak time constant, seconds, > 0; ``math.inf``: no leak (the ideal chip)."""
+    neuron_gain: tuple[float, ...] | None = None
+    """A per-chip model's gain of each of the 512 outputs (column j of a MAC run), LSB per
+    (activation x weight x send), each > 0; None: every output has ``gain``. Set by :meth:`fit`."""
 
     def __post_init__(self):
         validation.real("gain", self.gain, lo=1e-9, hi=1.0)
@@ -60,6 +63,42 @@ class MacModel:
                 and (self.tau_leak == math.inf or 1e-9 <= self.tau_leak <= 1e3)):
             raise InvalidValue("tau_leak", f"{self.tau_leak!r} is outside the allowed range 1e-09..1000 s "
                                            "(or math.inf for no leak)")
+        if self.neuron_gain is not None:
+            gains = np.ravel(np.asarray(self.neuron_gain, dtype=object))
+            if np.ndim(self.neuron_gain) != 1 or gains.size != g.MAC_OUTPUTS:
+                raise InvalidValue("neuron_gain", f"has shape {np.shape(self.neuron_gain)}; expected ({g.MAC_OUTPUTS},)")
+            object.__setattr__(self, "neuron_gain", tuple(
+                validation.real(f"neuron_gain[{i}]", v, lo=1e-9, hi=1.0) for i, v in enumerate(gains)))
+
+    def fit(self, result) -> "MacModel":
+        """This model with the parameters a measurement gives (a per-chip model):
+
+        * ``bss2.mac_linearity``: the gain of every output (``neuron_gain``) and their median (``gain``);
+        * ``bss2.mac_gain``: the chip gain, and the noise (quantization taken out);
+        * ``bss2.mac_noise``: the noise (quantization taken out);
+        * ``bss2.mac_sends_and_wait``: the chip gain and the leak time constant (not on an ideal chip).
+
+        Fits chain: ``MacModel().fit(linearity).fit(noise)``.
+        """
+        name = getattr(result, "experiment", None)
+        summary, raw = getattr(result, "summary", {}), getattr(result, "raw", {})
+
+        def noise(rms: float) -> float:
+            return float(math.sqrt(max(rms**2 - 1.0 / 12.0, 0.0)))
+
+        if name == "bss2.mac_linearity":
+            gains = np.asarray(raw["gain"], np.float64)
+            return dataclasses.replace(self, gain=float(np.median(gains)), neuron_gain=tuple(gains))
+        if name == "bss2.mac_gain":
+            return dataclasses.replace(self, gain=float(summary["gain"]), noise_std=noise(summary["noise_std"]))
+        if name == "bss2.mac_noise":
+            return dataclasses.replace(self, noise_std=noise(summary["noise_rms"]))
+        if name == "bss2.mac_sends_and_wait":
+            tau = summary["tau_leak_fit_s"]
+            return dataclasses.replace(self, gain=float(summary["gain_fit"]),
+                                       tau_leak=self.tau_leak if tau in ("inf", math.inf) else float(tau))
+        raise InvalidValue("result", f"a model is fitted from bss2.mac_linearity, mac_gain, mac_noise or "
+                                     f"mac_sends_and_wait; not from {name!r}")
 
     def ideal(self) -> "MacModel":
         """The model of an ideal chip of this gain: no noise, no leak. An ideal chip
@@ -80,9 +119,15 @@ class MacModel:
             xb = x[:, r0:r0 + g.MAC_INPUTS]
             acc = xb @ W[r0:r0 + g.MAC_INPUTS]
             sends = effective_sends(np.count_nonzero(xb, axis=1), num_sends, wait, self.tau_leak)
-            # (gain * sends) first: the emulator evaluates the same product in the same
-            # order, so the ideal chip (sends == num_sends) matches bit for bit.
-            blocks.append((self.gain * sends)[:, None] * acc)
+            if self.neuron_gain is None:
+                # (gain * sends) first: the emulator evaluates the same product in the same
+                # order, so the ideal chip (sends == num_sends) matches bit for bit.
+                blocks.append((self.gain * sends)[:, None] * acc)
+            else:
+                if acc.shape[1] != g.MAC_OUTPUTS:
+                    raise InvalidValue("W", f"has {acc.shape[1]} columns; a per-chip model (neuron_gain) "
+                                            f"predicts the chip's {g.MAC_OUTPUTS} outputs")
+                blocks.append(np.outer(sends, self.neuron_gain) * acc)
         return np.stack(blocks)
 
     def predict(self, x, W=None, num_sends: int = 1, rng: np.random.Generator | None = None, *,
@@ -191,6 +236,22 @@ class MacSpec:
     """A healthy chip has no dead neuron (one that does not integrate)."""
     leak_tolerance: float = 0.35
     """Allowed relative deviation of the chip's leak time constant from the model's."""
+
+    @classmethod
+    def from_record(cls, record: dict) -> "MacSpec":
+        """The spec (and its model) a run stored with :meth:`record`, back; infinities may be
+        written as the string 'inf'. Refuses a record of another class or with unknown fields."""
+        try:
+            model, spec = dict(record["model"]), dict(record["spec"])
+        except (KeyError, TypeError):
+            raise InvalidValue("model", f"{record!r} is not a record of a MacSpec and its MacModel") from None
+        if model.pop("class", None) != "hil.bss2.MacModel" or spec.pop("class", None) != "hil.bss2.MacSpec":
+            raise InvalidValue("model", f"{record!r} is not a record of a MacSpec and its MacModel")
+        model = {k: float(v) if isinstance(v, str) else v for k, v in model.items()}
+        try:
+            return cls(model=MacModel(**model), **spec)
+        except TypeError as exc:
+            raise InvalidValue("model", f"{record!r} has fields a MacSpec does not: {exc}") from None
 
     def record(self) -> dict:
         """The model and the spec with all their parameters, as a run stores them:

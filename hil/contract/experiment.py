@@ -106,6 +106,11 @@ def parameters(name: str) -> dict:
             if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}
 
 
+def signature_parameters(name: str) -> tuple[str, ...]:
+    """Every keyword parameter of experiment ``name``, scalar or not (``spec`` among them)."""
+    return tuple(list(inspect.signature(get(name)).parameters)[1:])
+
+
 def parameter_ranges(name: str) -> dict[str, tuple[float, float]]:
     """The declared ``(lo, hi)`` of each int or float parameter of experiment ``name``."""
     return dict(get(name).param_ranges)

@@ -78,7 +78,7 @@ def _limits_if_reached(ax, *arrays) -> None:
             ax.axhline(limit, color="0.5", lw=0.8, ls=":")
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
@@ -170,7 +170,7 @@ def neuron_output(result: ExperimentResult) -> Plot | None:
                f"mirrored, so that the columns next to the synapse drivers meet in the middle ({where}). "
                "The line is the analytical model's mean. Spread between neurons is fixed-pattern "
                "deviation; a trend away from the middle is the distance to the drivers.")
-    return Plot("neuron_output", title, caption, _png(fig),
+    return Plot("neuron_output", title, caption, figure_png(fig),
                 _data(result, title, {"mean": "LSB", "standard_error": "LSB", "model": "LSB"}, **series))
 
 
@@ -207,7 +207,7 @@ def _sweep(result: ExperimentResult, key: str, axis_key: str, xlabel: str, title
     return Plot(key, title,
                 f"Output (LSB, mean over repeats per neuron) against {xlabel}: median over {y.shape[1]} "
                 "neurons with its 95 % interval, and the 5–95 % band; the line is the analytical model's "
-                "mean; dotted lines, where the data reach them, are the int8 output limits.", _png(fig),
+                "mean; dotted lines, where the data reach them, are the int8 output limits.", figure_png(fig),
                 _data(result, title, {"x": xlabel, "median": "LSB", "p5": "LSB", "p95": "LSB", "model": "LSB"},
                       **{key: columns}))
 
@@ -249,7 +249,7 @@ def noise(result: ExperimentResult) -> Plot | None:
     ax.legend(loc="best", fontsize="small")
     return Plot("noise", "Temporal noise per neuron",
                 f"Standard deviation of each of {sigma.size} neurons' outputs over repeated runs "
-                "of the same input (LSB).", _png(fig),
+                "of the same input (LSB).", figure_png(fig),
                 _data(result, "Temporal noise per neuron", {"sigma": "LSB", "bin_low": "LSB", "count": "neurons"},
                       sigma={"sigma": sigma}, histogram={"bin_low": edges[:-1], "count": counts}))
 
@@ -279,7 +279,7 @@ def gain(result: ExperimentResult) -> Plot | None:
     ax.legend(loc="best", fontsize="small")
     return Plot("gain", "Measured against expected output",
                 f"{e.size} outputs against the analytical model's noiseless expectation (LSB); "
-                "a slope other than 1 is a gain error.", _png(fig),
+                "a slope other than 1 is a gain error.", figure_png(fig),
                 _data(result, "Measured against expected output", {"expected": "LSB", "measured": "LSB"},
                       outputs={"expected": e, "measured": m}))
 
@@ -309,7 +309,7 @@ def row_output(result: ExperimentResult) -> Plot | None:
     ax.legend(loc="best", fontsize="small")
     return Plot("row_output", "Output per input row",
                 f"Output (LSB) of each of {y.size} input rows driven alone, averaged over neurons and "
-                "repeats; the spread is the drivers' and rows' fixed-pattern deviation.", _png(fig),
+                "repeats; the spread is the drivers' and rows' fixed-pattern deviation.", figure_png(fig),
                 _data(result, "Output per input row", {"row": "", "mean": "LSB", "standard_error": "LSB"},
                       rows={"row": np.arange(y.size), "mean": y,
                             "standard_error": np.full(y.size, np.nan) if err is None else err}))
@@ -341,7 +341,7 @@ def distance(result: ExperimentResult) -> Plot | None:
     return Plot("distance", "Output at a small input against distance to the drivers",
                 "Each neuron's mean output (LSB) at a small input on every row, against the distance "
                 "of its synapses from the drivers; a slope is the spatial correlation seen at small "
-                "inputs.", _png(fig),
+                "inputs.", figure_png(fig),
                 _data(result, "Output at a small input against distance to the drivers",
                       {"distance": "relative, 0 next to the drivers .. 1 at the far edge", "mean": "LSB"},
                       neurons={"distance": d, "mean": y}))
@@ -375,7 +375,7 @@ def code_density(result: ExperimentResult) -> Plot | None:
     return Plot("code_histogram", "Code density over the ramp",
                 f"Hits per code over the ramp for each of {h.shape[1]} ADC channels (median, 5–95 % band and "
                 "the fewest hits of any channel); the line is the ideal ramp ADC. A missing code drops to "
-                "zero; the end codes collect the overrange (clipped).", _png(fig),
+                "zero; the end codes collect the overrange (clipped).", figure_png(fig),
                 _data(result, "Code density over the ramp", {"code": "", "hits": "hits per code"},
                       channels={"code": codes, "median": med, "p5": lo, "p95": hi, "fewest": h.min(axis=1)}))
 
@@ -421,7 +421,7 @@ def sends_and_wait(result: ExperimentResult) -> Plot | None:
                 "Mean output (LSB) over repeats and neurons, with its 95 % interval, against the wait between "
                 "events (symmetric log axis), one colour per number of sends; solid lines are the analytical "
                 "model's mean with its leak, dashed ones the model with the gain and leak fitted to these "
-                "points. Longer sends leak more of the earlier sends' charge.", _png(fig),
+                "points. Longer sends leak more of the earlier sends' charge.", figure_png(fig),
                 _data(result, title, {"wait": "FPGA cycles (8 ns)", "mean": "LSB", "standard_error": "LSB",
                                       "model": "LSB", "fitted_model": "LSB"}, **series))
 

@@ -100,7 +100,7 @@ def report_document(results: Sequence[ExperimentResult], title: str,
     return {
         "format": FORMAT,
         "title": title,
-        "generated": _utc_now(),
+        "generated": utc_now(),
         "software_version": __version__,
         "verdict": "PASS" if passed else "FAIL",
         "passed": passed,
@@ -131,7 +131,7 @@ def render_html(results: Sequence[ExperimentResult], title: str,
     """The report page as one HTML string (plots embedded)."""
     run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
     sections = [_section(i, r, run_id) for i, (r, run_id) in enumerate(zip(results, run_ids))]
-    return _render(sections, title, generated or _utc_now())
+    return _render(sections, title, generated or utc_now())
 
 
 def _render(sections: list[dict], title: str, generated: str) -> str:
@@ -199,7 +199,7 @@ def template_environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 

@@ -299,7 +299,8 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     return ExperimentResult(
         experiment="bss2.mac_noise", params=params,
         raw={"samples": samples, "sigma": sigma, "normality_p": p},
-        prediction={"mean": np.full(N, mean), "sigma": np.full(N, model_sigma)},
+        # An ideal chip has no noise: its samples do not spread at all.
+        prediction={"mean": np.full(N, mean), "sigma": np.full(N, 0.0 if ideal else model_sigma)},
         metrics=metrics, summary={"noise_rms": mean_sigma},
         stimulus={"inputs": x[:1], "weights": w},
         model=spec.record(),

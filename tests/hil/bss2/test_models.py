@@ -106,3 +106,33 @@ def test_the_ideal_chip_equals_the_ideal_model_with_sends_and_wait():
     with hil.backend.open("emulator", ideal=True) as backend:
         y = hil.bss2.mac(backend, x, W, num_sends=7, wait_between_events=900)
     np.testing.assert_array_equal(y, MacModel().ideal().predict(x, W, 7, wait_between_events=900))
+
+
+def test_a_per_chip_model_fitted_from_a_measurement():
+    """MacModel.fit: the linearity's per-neuron gains, the noise and the leak, chained; the per-chip
+    model predicts each output with its own gain, exactly as its expectation says."""
+    with hil.backend.open("emulator", serial="EMU-0042") as backend:
+        lin = hil.experiment.run("bss2.mac_linearity", backend)
+        noise = hil.experiment.run("bss2.mac_noise", backend, repeats=50)
+        leak = hil.experiment.run("bss2.mac_sends_and_wait", backend, repeats=2)
+    chip = MacModel().fit(lin).fit(noise).fit(leak)
+    np.testing.assert_array_equal(chip.neuron_gain, lin.raw["gain"])
+    assert chip.gain == leak.summary["gain_fit"] and chip.tau_leak == leak.summary["tau_leak_fit_s"]
+    assert chip.noise_std == pytest.approx(math.sqrt(noise.summary["noise_rms"] ** 2 - 1 / 12), abs=1e-12)
+    W = np.full((128, 512), 21, np.int8)
+    x = np.zeros((1, 128), np.uint8)
+    x[0, 0] = 12
+    mu = chip.expectation(MacConfig(W), MacStimulus(x, num_sends=100))[0, 0]
+    lam = math.exp(-1 * 6 * 8e-9 / chip.tau_leak)
+    np.testing.assert_allclose(mu, np.asarray(lin.raw["gain"]) * (1 - lam**100) / (1 - lam) * 252, rtol=1e-12)
+
+
+def test_fit_refuses_what_it_cannot_use():
+    with pytest.raises(InvalidValue, match="fitted from"):
+        MacModel().fit(object())
+    with pytest.raises(InvalidValue, match="neuron_gain"):
+        MacModel(neuron_gain=(0.002,) * 10)
+    with pytest.raises(InvalidValue, match=r"neuron_gain\[3\]"):
+        MacModel(neuron_gain=(0.002,) * 3 + (-1.0,) + (0.002,) * 508)
+    with pytest.raises(InvalidValue, match="columns"):
+        MacModel(neuron_gain=(0.002,) * 512).predict([1], [[1]])
