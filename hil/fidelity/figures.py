@@ -131,7 +131,8 @@ def _overlay(comparison, key, title, dev_curves, model) -> Plot:
     ax.set_ylabel("output (LSB)")
     ax.set_xlabel(_x_label(dev_curves))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="x-small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="x-small")
     caption = ("Each device's points (95 % intervals) and the model on shared axes; the band holds a chip "
                f"as noisy as the model 95 % of the time ({len(comparison.model_runs)} runs on the model device).")
     return Plot(f"{key}-overlay", f"{title}: devices and model", caption, figure_png(fig),
@@ -168,7 +169,8 @@ def _residuals(comparison, key, title, dev_curves, model, ideal_model, ideal) ->
     ax.set_ylabel("difference (LSB)")
     ax.set_xlabel(_x_label(dev_curves))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="x-small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="x-small")
     caption = ("Device − model (an ideal device against the ideal model), chip − chip of different serials, "
                "and board − emulator of one serial, on the axes of the figure above; the band is the model's "
                "95 % band around zero. A board and the emulator of its serial at the same run counter differ "
