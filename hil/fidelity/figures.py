@@ -96,6 +96,14 @@ def _x_label(dev_curves: dict) -> str:
     return next((c.x_label for cs in dev_curves.values() for c in cs.values()), "")
 
 
+def _finish(ax, ylabel: str, dev_curves: dict) -> None:
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(_x_label(dev_curves))
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:        # no empty legend when nothing is labelled
+        ax.legend(loc="best", fontsize="x-small")
+
+
 def _figure(title: str, comparison) -> Figure:
     fig = Figure(figsize=(8, 4.6), layout="constrained")
     fig.suptitle(f"{title}\n{comparison.experiment}: " + ", ".join(e.device for e in comparison.entries),
@@ -128,11 +136,7 @@ def _overlay(comparison, key, title, dev_curves, model) -> Plot:
                         label="model: 95 % band of its runs" if j == 0 else None)
         ax.plot(c.x[o], c.y[o], **{**MODEL_STYLE, "label": "model (mean of its runs)" if j == 0 else None})
         data.append({"name": f"model {name}", "device": "model", **_series_data(c, band=band)})
-    ax.set_ylabel("output (LSB)")
-    ax.set_xlabel(_x_label(dev_curves))
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize="x-small")
+    _finish(ax, "output (LSB)", dev_curves)
     caption = ("Each device's points (95 % intervals) and the model on shared axes; the band holds a chip "
                f"as noisy as the model 95 % of the time ({len(comparison.model_runs)} runs on the model device).")
     return Plot(f"{key}-overlay", f"{title}: devices and model", caption, figure_png(fig),
@@ -166,11 +170,7 @@ def _residuals(comparison, key, title, dev_curves, model, ideal_model, ideal) ->
         ax.fill_between(c.x[o], -band[o], band[o], color="C3", alpha=0.15, lw=0,
                         label="model: 95 % band of its runs" if j == 0 else None)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_ylabel("difference (LSB)")
-    ax.set_xlabel(_x_label(dev_curves))
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize="x-small")
+    _finish(ax, "difference (LSB)", dev_curves)
     caption = ("Device − model (an ideal device against the ideal model), chip − chip of different serials, "
                "and board − emulator of one serial, on the axes of the figure above; the band is the model's "
                "95 % band around zero. A board and the emulator of its serial at the same run counter differ "
