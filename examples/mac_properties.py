@@ -2,10 +2,12 @@
 
     python examples/mac_properties.py [--backend emulator] [--serial EMU-0001] [--out mac_properties.png]
 
-1. Noise and fixed-pattern deviations: one input row, the same weight on all
-   256 neurons of each hemisphere, plotted per neuron (hemisphere 0 mirrored,
-   as the drivers sit in the middle).
-2. Linearity: a constant input times a weight ramp -63..63 (two columns each).
+1. Noise and fixed-pattern deviations (seed 000, figure 1): one input row, the
+   same weight on the 256 neurons of hemisphere 0, plotted per neuron as the
+   seed plots them: two halves, the left one mirrored, so that the columns next
+   to the synapse drivers meet in the middle (in this rig's geometry the
+   drivers sit between columns 127 and 128, docs/chip_model.md).
+2. Linearity: a constant input times a weight ramp -63..63 over the 256 columns.
 """
 import argparse
 
@@ -16,6 +18,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hil  # noqa: E402
+from emulator.bss2.fixed_pattern import row_distance  # noqa: E402
+from hil.results.plots import columns_from_drivers  # noqa: E402
+
+COLUMNS = 256
+"""One hemisphere's neurons."""
 
 
 def main(argv=None):
@@ -31,24 +38,29 @@ def main(argv=None):
     options = {"serial": args.serial} if args.serial else {}
 
     with hil.backend.open(args.backend, **options) as chip:
+        device = f"{chip.info().backend}:{chip.info().serial}"
         x = np.zeros(args.row + 1)
         x[args.row] = args.input
-        per_neuron = hil.bss2.mac(chip, x, np.full((args.row + 1, 512), args.weight), num_sends=args.num_sends)
-        weight = np.repeat(np.arange(-63, 64), 2)
+        per_neuron = hil.bss2.mac(chip, x, np.full((args.row + 1, COLUMNS), args.weight),
+                                  num_sends=args.num_sends)
+        weight = np.round(np.linspace(-63, 63, COLUMNS)).astype(int)
         ramp = hil.bss2.mac(chip, x, np.tile(weight, (args.row + 1, 1)), num_sends=args.num_sends)
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    for ax, (lo, hi) in zip(axes[:2], [(0, 256), (256, 512)]):
-        ax.plot(np.arange(lo, hi), per_neuron[lo:hi], ".", ms=3)
-        ax.set_xlim(lo, hi)
+    half = COLUMNS // 2
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for side, (ax, pos) in enumerate(zip(axes[:2], columns_from_drivers(row_distance(), half))):
+        cols = side * half + np.arange(half)
+        ax.plot(pos, per_neuron[cols], ".", ms=3)
+        ax.set_xlim(-0.5, half - 0.5)
+        ax.set_xticks(pos[cols % 32 == 0], [str(c) for c in cols[cols % 32 == 0]])
         ax.set_ylim(-130, 130)
         ax.set_xlabel("neuron #")
-    axes[0].invert_xaxis()
-    axes[0].set_ylabel("output")
+    axes[0].invert_xaxis()          # the left half mirrored: the drivers in the middle
+    axes[0].set_ylabel("output (LSB)")
     axes[2].plot(weight, ramp, ".", ms=3)
     axes[2].set_xlabel("weight")
     axes[2].set_ylim(-130, 130)
-    fig.suptitle(f"input {args.input}, weight {args.weight}, {args.num_sends} sends")
+    fig.suptitle(f"{device}: input {args.input} on row {args.row}, weight {args.weight}, {args.num_sends} sends")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"per-neuron output {per_neuron.min()}..{per_neuron.max()}, wrote {args.out}")

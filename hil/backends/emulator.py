@@ -1,4 +1,6 @@
 """EmulatorBackend: a virtual chip in this process (the embedded default)."""
+import dataclasses
+
 import emulator
 from emulator.bss2 import DEFAULT_SERIAL, MODEL, Faults, VirtualChip
 from emulator.bss2 import geometry as g
@@ -6,7 +8,9 @@ from emulator.errors import InvalidInput
 
 from ..contract.backend import VENDOR, Backend, DeviceInfo, register
 from ..bss2.types import FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus
+from ..contract import validation
 from ..contract.errors import InvalidValue
+from ..results.jsonable import to_json_value
 
 
 def bss2_geometry() -> dict:
@@ -34,17 +38,29 @@ class EmulatorBackend(Backend):
     MODES = ("mac", "cadc")
     """'mac': MacConfig + MacStimulus -> MacReadout; 'cadc': CadcRamp -> CadcCodes (no config)."""
 
-    def __init__(self, serial: str = DEFAULT_SERIAL, ideal: bool = False, faults: Faults = Faults()):
+    run_counter_kind = "chip"
+
+    def __init__(self, serial: str = DEFAULT_SERIAL, ideal: bool = False, faults: Faults = Faults(),
+                 first_run: int = 0):
         super().__init__()
         try:
             self.chip = VirtualChip(serial, ideal=ideal, faults=faults)
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
+        # A chip opened at a later run counter replays the noise another copy of it drew
+        # there (a board's runs, matched to the emulator at the same counter).
+        self.chip.run_counter = validation.integer("first_run", first_run, lo=0, hi=2**62)
+
+    @property
+    def run_counter(self) -> int:
+        """The chip's run counter: the next run's index, which keys its temporal noise."""
+        return self.chip.run_counter
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(backend="emulator", family=FAMILY, serial=self.chip.serial, model=MODEL,
                           firmware=f"emulator {emulator.__version__}", geometry=bss2_geometry(),
-                          modes=self.MODES, ideal=self.chip.ideal)
+                          modes=self.MODES, ideal=self.chip.ideal,
+                          faults=to_json_value("faults", dataclasses.asdict(self.chip.faults)))
 
     def configure(self, config) -> None:
         self._check_open()

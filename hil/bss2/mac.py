@@ -9,9 +9,7 @@ import numpy as np
 
 from emulator.bss2 import geometry as g
 
-from ..contract import validation
-from ..contract.errors import InvalidValue
-from .types import MacConfig, MacStimulus
+from .types import MacConfig, MacStimulus, matmul_operands
 
 
 def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.ndarray:
@@ -31,17 +29,8 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
     columns (and per 65536 vectors), then ``run`` for the further pieces of the
     batch. Both give the same results: the same runs, in the same order.
     """
-    x = validation.integer_array("x", x, lo=0, hi=g.ACTIVATION_MAX, dtype=np.uint8, ndim=(1, 2))
-    W = validation.integer_array("W", W, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
-                                 dtype=np.int8, ndim=2)
-    one_vector = x.ndim == 1
-    if one_vector:
-        x = x.reshape(1, -1)
-    if x.shape[1] != W.shape[0]:
-        raise InvalidValue("x", f"has {x.shape[1]} rows per vector but W has {W.shape[0]} rows; they must match")
-    num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
-    wait_between_events = validation.integer("wait_between_events", wait_between_events,
-                                             lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX)
+    one_vector = np.ndim(x) == 1
+    x, W, num_sends, wait_between_events = matmul_operands(x, W, num_sends, wait_between_events)
     product = getattr(backend, "mac_product", None)
     if product is not None:
         out = product(x, W, num_sends, wait_between_events)

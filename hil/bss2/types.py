@@ -124,3 +124,20 @@ class CadcCodes:
     def __post_init__(self):
         object.__setattr__(self, "codes", validation.integer_array(
             "codes", self.codes, lo=0, hi=g.CADC_CODES - 1, dtype=np.uint8, shape=(None, g.NEURONS)))
+
+
+def matmul_operands(x, W, num_sends: int, wait_between_events: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The operands of a matrix product of any size on the MAC mode, checked: (batch, rows)
+    uint8 activations 0..31 (a (rows,) vector becomes one row), (rows, cols) int8 weights
+    -63..63 with matching rows, sends 1..1024 and wait 0..4095 FPGA cycles. Shared by
+    :func:`hil.bss2.mac` and :class:`hil.bss2.MacModel`, which validate alike."""
+    x = validation.integer_array("x", x, lo=0, hi=g.ACTIVATION_MAX, dtype=np.uint8, ndim=(1, 2))
+    W = validation.integer_array("W", W, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
+                                 dtype=np.int8, ndim=2)
+    x = np.atleast_2d(x)
+    if x.shape[1] != W.shape[0]:
+        raise InvalidValue("x", f"has {x.shape[1]} rows per vector but W has {W.shape[0]} rows; they must match")
+    num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    wait_between_events = validation.integer("wait_between_events", wait_between_events,
+                                             lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX)
+    return x, W, num_sends, wait_between_events

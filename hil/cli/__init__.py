@@ -9,9 +9,10 @@
     hil run bss2.mac_gain --backend board --resource TCPIP::127.0.0.1::5025::SOCKET   # or --board NAME
     hil boards [--inventory inventory.toml]                    # probe the inventory's boards
     hil accept --backend board --resource R | --board NAME     # acceptance certificate
+    hil fidelity EXPERIMENT... --device emulator:EMU-0042 --device emulator:EMU-0042:ideal   # side by side
 
 One module per group of subcommands: :mod:`.experiments` (run, experiments,
-demo), :mod:`.results` (runs, report), :mod:`.boards` (serve, boards),
+demo), :mod:`.results` (runs, report), :mod:`.fidelity`, :mod:`.boards` (serve, boards),
 :mod:`.accept`; their shared options are in :mod:`.options`, their tables in
 :mod:`.tables`. Exit codes are in :mod:`.exit_codes`: 0 every judged metric
 passed; 1 a metric failed (or, for ``demo``, an experiment failed or raised);
@@ -25,7 +26,7 @@ import traceback
 
 from .. import __version__
 from ..contract.errors import RigError
-from . import accept, boards, experiments, results
+from . import accept, boards, experiments, fidelity, results
 from .exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 
 
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "emulated chips, RTL simulations and boards; store, judge and report them.")
     p.add_argument("--version", action="version", version=f"hil-rig {__version__}")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (experiments, results, boards, accept):
+    for group in (experiments, results, fidelity, boards, accept):
         group.add_parsers(sub)
     return p
 

@@ -17,8 +17,8 @@ from ..contract.result import ExperimentResult
 from ..results.store import ResultStore
 from .exit_codes import EXIT_FAIL, EXIT_PASS
 from .folders import fresh_dir, timestamp
-from .options import (STORE_HELP, add_backend_arguments, backend_selection, command, emulator_options,
-                      open_selected)
+from .options import (STORE_HELP, add_backend_arguments, add_model_arguments, backend_selection, command,
+                      emulator_options, open_selected, spec_from_args)
 from .tables import metrics_table
 
 DEMO_PREFIX = "bss2.mac_"
@@ -31,6 +31,7 @@ def add_parsers(sub) -> None:
     add_backend_arguments(r)
     r.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="set an experiment parameter (repeatable)")
+    add_model_arguments(r)
     r.add_argument("--store", help=STORE_HELP)
     r.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
@@ -44,6 +45,11 @@ def add_parsers(sub) -> None:
 
 def cmd_run(args) -> int:
     params = parse_settings(args.experiment, args.set)
+    spec = spec_from_args(args)
+    if spec is not None:
+        if "spec" not in experiments.signature_parameters(args.experiment):
+            raise InvalidValue("--model", f"{args.experiment} takes no model or spec")
+        params["spec"] = spec
     store = ResultStore(args.store)
     name, options = backend_selection(args)
     with open_selected(name, options) as backend:
@@ -110,7 +116,7 @@ def _parse_scalar(text: str) -> int | float | str:
 
 def print_result(result: ExperimentResult, run_id: str | None, root: Path) -> None:
     c = result.context
-    where = f" on {c.backend} {c.serial}" if c is not None else ""
+    where = f" on {c.device}" if c is not None else ""
     print(f"{result.experiment}{where}")
     print(metrics_table(result.metrics))
     print(f"verdict: {result.verdict}")

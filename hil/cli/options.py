@@ -121,6 +121,42 @@ def backend_selection(args, *, family: str | None = None, token_prefix: str = "h
     return name, options
 
 
+def add_model_arguments(parser) -> None:
+    parser.add_argument("--model", metavar="NAME=VALUE[,NAME=VALUE...]",
+                        help="the analytical model to judge with: gain, noise_std, tau_leak (s; inf: no leak)")
+    parser.add_argument("--spec", action="append", metavar="NAME=VALUE",
+                        help="a field of the spec to judge with, e.g. gain_tolerance=0.05 (repeatable)")
+
+
+def spec_from_args(args):
+    """The :class:`hil.bss2.MacSpec` of ``--model`` and ``--spec``, or None when neither is given."""
+    model_text, spec_items = getattr(args, "model", None), getattr(args, "spec", None) or []
+    if model_text is None and not spec_items:
+        return None
+    import dataclasses
+
+    from ..bss2.models import MacModel, MacSpec
+
+    def pairs(items, option, fields):
+        out = {}
+        for item in items:
+            name, sep, text = item.partition("=")
+            name = name.strip()
+            if not sep or name not in fields:
+                raise InvalidValue(option, f"{item!r}: not NAME=VALUE with NAME one of {sorted(fields)}")
+            try:
+                out[name] = int(text) if fields[name] is int else float(text)
+            except ValueError:
+                raise InvalidValue(f"{option} {name}", f"{text!r} is not a number") from None
+        return out
+
+    model_fields = {f.name: float for f in dataclasses.fields(MacModel)}
+    spec_fields = {f.name: (int if isinstance(f.default, int) else float) for f in dataclasses.fields(MacSpec)
+                   if f.name != "model"}
+    model = MacModel(**pairs(model_text.split(",") if model_text else [], "--model", model_fields))
+    return MacSpec(model=model, **pairs(spec_items, "--spec", spec_fields))
+
+
 def open_selected(name: str, options: dict):
     """Opens the selected backend; a board that cannot be reached is a usage error."""
     try:

@@ -1,8 +1,9 @@
 """``hil runs`` and ``hil report``: the stored runs, and reports made from them.
 
-    hil runs --limit 20 --experiment bss2.mac_noise
+    hil runs --limit 20 --experiment bss2.mac_noise --serial EMU-0042 --backend emulator --no-ideal
     hil report RUN_ID [RUN_ID ...] --out DIR --title "Fidelity report"
 """
+import argparse
 from pathlib import Path
 
 from ..results.store import ResultStore
@@ -17,6 +18,10 @@ def add_parsers(sub) -> None:
     r.add_argument("--store", help=STORE_HELP)
     r.add_argument("--limit", type=positive_int, help="show at most N runs")
     r.add_argument("--experiment", help="only runs of this experiment")
+    r.add_argument("--serial", help="only runs on the device with this serial")
+    r.add_argument("--backend", help="only runs on this backend (emulator, board, ...)")
+    r.add_argument("--ideal", action=argparse.BooleanOptionalAction, default=None,
+                   help="only runs on an ideal device (--ideal) or a non-ideal one (--no-ideal)")
 
     r = command(sub, "report", cmd_report, "write a report from stored runs")
     r.add_argument("run_ids", nargs="+", metavar="RUN_ID")
@@ -27,7 +32,8 @@ def add_parsers(sub) -> None:
 
 def cmd_runs(args) -> int:
     store = ResultStore(args.store)
-    records = store.runs(limit=args.limit, experiment=args.experiment)
+    records = store.runs(limit=args.limit, experiment=args.experiment, serial=args.serial,
+                         backend=args.backend, ideal=args.ideal)
     if not records:
         print(f"no stored runs in {store.root}")
     else:

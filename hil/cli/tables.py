@@ -24,7 +24,8 @@ def metrics_table(metrics: Sequence[Metric]) -> str:
     """
     rows = []
     for m in metrics:
-        value = number(m.value) + (f" {m.unit}" if m.unit else "")
+        value = number(m.value) + (f" ± {number(m.interval)}" if m.interval is not None else "") \
+            + (f" {m.unit}" if m.unit else "")
         limit = f"{m.comparison} {number(m.limit)}" if m.judged else "-"
         result = {True: "PASS", False: "FAIL", None: "-"}[m.passed]
         rows.append([m.name, value, limit, result, m.source])
@@ -41,5 +42,7 @@ def runs_table(records: Sequence[RunRecord]) -> str:
             note = r.error if len(r.error) <= 60 else r.error[:57] + "..."
         else:
             note = ""
-        rows.append([r.run_id, r.experiment, r.status.upper(), r.backend, r.serial, r.started, note])
-    return format_table(["run id", "experiment", "status", "backend", "serial", "started (UTC)", "failed metrics or error"], rows)
+        ideal = {True: "yes", False: "no", None: "?"}[r.ideal]
+        rows.append([r.run_id, r.experiment, r.status.upper(), r.backend, r.serial, ideal, r.started, note])
+    return format_table(["run id", "experiment", "status", "backend", "serial", "ideal", "started (UTC)",
+                         "failed metrics or error"], rows)

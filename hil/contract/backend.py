@@ -37,6 +37,9 @@ class DeviceInfo:
     """Operating modes this backend runs, e.g. ('mac',)."""
     ideal: bool = False
     """True for a device without mismatch or noise (equals the analytical model)."""
+    faults: dict | None = None
+    """The faults injected into the device as a JSON-able dict (an emulated chip's
+    :class:`emulator.bss2.Faults`; empty lists: healthy), None where the backend cannot tell."""
 
 
 class Backend(abc.ABC):
@@ -62,6 +65,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def run(self, stimulus):
         """Runs a family Stimulus on the configured device and returns its Readout."""
+
+    @property
+    def run_counter(self) -> int | None:
+        """The device's run counter now: the run its next run will be (it keys the
+        temporal noise of an emulated chip); None where the backend cannot tell."""
+        return None
+
+    run_counter_kind: str = ""
+    """How :attr:`run_counter` is known: 'chip' (the device's own counter) or 'client'
+    (the runs this backend issued since it opened; see :class:`hil.backends.board.BoardBackend`)."""
 
     def configure_and_run(self, config, stimulus):
         """``configure(config)`` then ``run(stimulus)``; a backend may do both in one
@@ -101,7 +114,7 @@ class Backend(abc.ABC):
 _REGISTRY: dict[str, Callable[..., Backend]] = {}
 # Built-in backends, imported on first use so that `import hil` stays light and
 # a backend whose tools are missing does not break the others.
-_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board"}
+_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board", "model": "hil.backends.model"}
 
 
 def register(name: str):

@@ -6,6 +6,8 @@ and stores it.
 import datetime as _dt
 import functools
 import inspect
+import subprocess
+from pathlib import Path
 from typing import Callable
 
 from .. import __version__
@@ -104,6 +106,11 @@ def parameters(name: str) -> dict:
             if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}
 
 
+def signature_parameters(name: str) -> tuple[str, ...]:
+    """Every keyword parameter of experiment ``name``, scalar or not (``spec`` among them)."""
+    return tuple(list(inspect.signature(get(name)).parameters)[1:])
+
+
 def parameter_ranges(name: str) -> dict[str, tuple[float, float]]:
     """The declared ``(lo, hi)`` of each int or float parameter of experiment ``name``."""
     return dict(get(name).param_ranges)
@@ -118,11 +125,34 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def context(backend, started: str) -> RunContext:
+@functools.lru_cache(maxsize=1)
+def software_commit() -> str:
+    """The git commit of this checkout of the rig, '+dirty' if it has uncommitted changes;
+    '' when the rig is not run from a git checkout (an installed copy)."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def context(backend, started: str, first_run: int | None = None) -> RunContext:
+    """The run's context: the device's identity, the software, the times and the run-counter
+    range from ``first_run`` (the counter before the experiment) to the counter now."""
     i = backend.info()
+    stop = getattr(backend, "run_counter", None)
     return RunContext(backend=i.backend, family=i.family, serial=i.serial, model=i.model,
                       firmware=i.firmware, software_version=__version__, started=started,
-                      finished=now())
+                      finished=now(), ideal=i.ideal, faults=i.faults, software_commit=software_commit(),
+                      run_counter_first=first_run if stop is not None else None,
+                      run_counter_stop=stop if first_run is not None else None,
+                      run_counter_kind=getattr(backend, "run_counter_kind", "") if first_run is not None else "")
 
 
 def run(name: str, backend, *, store=None, progress: bool = False, **params) -> ExperimentResult:
@@ -134,17 +164,18 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
     # Checked before the run starts: a refused parameter is not a failed run, and is not stored.
     params = check_params(name, f.param_ranges, _scalar_defaults(f), params)
     started = now()
+    first_run = getattr(backend, "run_counter", None)   # a duck-typed backend may not count
     try:
         result = f(backend, progress=progress, **params)
     except Exception as exc:
         if store is not None:
-            store.record_failure(name, context(backend, started), params, exc)
+            store.record_failure(name, context(backend, started, first_run), params, exc)
         raise
     declared = getattr(f, "metric_names", None)
     if declared is not None and [m.name for m in result.metrics] != list(declared):
         raise RuntimeError(f"experiment {name} reported the metrics {[m.name for m in result.metrics]}, "
                            f"not the ones it declares: {list(declared)}")
-    result = result.with_context(context(backend, started))
+    result = result.with_context(context(backend, started, first_run))
     if store is not None:
         store.save(result)
     return result

@@ -37,6 +37,8 @@ class Metric:
     unit: str = ""
     detail: str = ""
     """What was measured, in one line."""
+    interval: float | None = None
+    """Half-width of the value's 95 % confidence interval, in its unit (None: not estimated)."""
 
     def __post_init__(self):
         if self.comparison not in COMPARISONS:
@@ -44,6 +46,8 @@ class Metric:
         object.__setattr__(self, "value", float(self.value))
         if self.limit is not None:
             object.__setattr__(self, "limit", float(self.limit))
+        if self.interval is not None:
+            object.__setattr__(self, "interval", float(self.interval))
 
     @property
     def judged(self) -> bool:
@@ -67,7 +71,7 @@ class Metric:
         d["passed"] = self.passed
         if not self.judged:
             d["comparison"] = None      # nothing is compared with a limit it does not have
-        for k in ("value", "limit"):
+        for k in ("value", "limit", "interval"):
             if isinstance(d[k], float) and not math.isfinite(d[k]):
                 d[k] = str(d[k])
         return d
@@ -117,6 +121,29 @@ class RunContext:
     started: str
     """UTC, ISO 8601."""
     finished: str
+    ideal: bool | None = None
+    """The device was ideal (no mismatch, no noise); None in runs stored in result format 1, which
+    did not record it."""
+    faults: dict | None = None
+    """The faults injected into the device (see :attr:`hil.backend.DeviceInfo.faults`);
+    None where unknown."""
+    software_commit: str = ""
+    """The git commit of the rig that ran it ('+dirty' with uncommitted changes), '' outside a
+    git checkout."""
+    run_counter_first: int | None = None
+    """The device's run counter at the first run of the experiment: with the serial it
+    names the temporal-noise draws (the noise key) of an emulated chip. None: unknown."""
+    run_counter_stop: int | None = None
+    """The run counter after the experiment's last run; its runs were first..stop - 1."""
+    run_counter_kind: str = ""
+    """'chip' (the device's own counter) or 'client' (counted by the backend since it opened),
+    '' where unknown."""
+
+    @property
+    def device(self) -> str:
+        """The device as ``hil fidelity --device`` names it: 'emulator:EMU-0042',
+        'emulator:EMU-0042:ideal', 'board:BSS2-0001'."""
+        return f"{self.backend}:{self.serial}" + (":ideal" if self.ideal else "")
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,12 @@ class ExperimentResult:
     context: RunContext | None = None
     summary: dict = field(default_factory=dict)
     """JSON-able per-experiment extras (fitted parameters and the like)."""
+    stimulus: dict[str, np.ndarray] = field(default_factory=dict)
+    """The stimulus arrays as sent (inputs, weights), or with ``params`` enough to rebuild
+    them exactly (the swept values); empty in runs stored in result format 1."""
+    model: dict = field(default_factory=dict)
+    """JSON-able: the analytical model and the specification the run was judged with, with
+    their parameters ({'model': {...}, 'spec': {...}}); empty in runs stored in result format 1."""
 
     @property
     def verdict(self) -> Verdict:

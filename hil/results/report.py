@@ -25,7 +25,7 @@ from typing import Sequence
 import jinja2
 
 from .. import __version__
-from .atomic import write_text_atomic
+from .atomic import write_atomic, write_text_atomic
 from ..contract.errors import InvalidValue
 from .jsonable import to_json_value
 from .plots import plots_for
@@ -33,6 +33,8 @@ from ..contract.result import ExperimentResult, Metric, format_number
 
 HTML_NAME = "report.html"
 JSON_NAME = "metrics.json"
+FIGURES_DIR = "figures"
+"""Beside the report: each figure as ``<section>-<plot>.png`` and its data as ``.json``."""
 FORMAT = "hil-rig report 1"
 """Written into metrics.json so that later readers can tell versions apart."""
 
@@ -64,11 +66,29 @@ def write_report(results: Sequence[ExperimentResult], out_dir: str | os.PathLike
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     document = report_document(results, title, run_ids)
-    html = render_html(results, title, run_ids, generated=document["generated"])
+    sections = [_section(i, r, run_id) for i, (r, run_id) in enumerate(zip(results, run_ids))]
+    html = _render(sections, title, document["generated"])
     paths = ReportPaths(html=out / HTML_NAME, json=out / JSON_NAME)
+    for section, entry in zip(sections, document["experiments"]):
+        entry["figures"] = write_figures(out / FIGURES_DIR, section["anchor"], section["plots"])
     write_text_atomic(paths.json, json.dumps(document, indent=2, allow_nan=False) + "\n")
     write_text_atomic(paths.html, html)
     return paths
+
+
+def write_figures(folder: Path, prefix: str, plots) -> list[dict]:
+    """Each plot as ``<prefix>-<key>.png`` with its data as ``<prefix>-<key>.json`` in ``folder``;
+    returns their names relative to the report folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in plots:
+        png, data = folder / f"{prefix}-{p.key}.png", folder / f"{prefix}-{p.key}.json"
+        write_atomic(png, lambda f, b=p.png: f.write(b))
+        doc = {"title": p.title, "caption": p.caption, **p.data}
+        write_text_atomic(data, json.dumps(to_json_value("figure", doc, finite=True), indent=1,
+                                           allow_nan=False) + "\n")
+        written.append({"key": p.key, "png": f"{folder.name}/{png.name}", "data": f"{folder.name}/{data.name}"})
+    return written
 
 
 def report_document(results: Sequence[ExperimentResult], title: str,
@@ -80,7 +100,7 @@ def report_document(results: Sequence[ExperimentResult], title: str,
     return {
         "format": FORMAT,
         "title": title,
-        "generated": _utc_now(),
+        "generated": utc_now(),
         "software_version": __version__,
         "verdict": "PASS" if passed else "FAIL",
         "passed": passed,
@@ -101,6 +121,8 @@ def experiment_document(result: ExperimentResult, run_id: str | None = None) -> 
         "context": dataclasses.asdict(result.context) if result.context is not None else None,
         "metrics": [m.to_json() for m in result.metrics],
         "summary": to_json_value("summary", result.summary, strict=False, finite=True),
+        "model": to_json_value("model", result.model, strict=False, finite=True),
+        "stimulus": {k: {"dtype": str(a.dtype), "shape": list(a.shape)} for k, a in result.stimulus.items()},
     }
 
 
@@ -109,9 +131,13 @@ def render_html(results: Sequence[ExperimentResult], title: str,
     """The report page as one HTML string (plots embedded)."""
     run_ids = list(run_ids) if run_ids is not None else [None] * len(results)
     sections = [_section(i, r, run_id) for i, (r, run_id) in enumerate(zip(results, run_ids))]
+    return _render(sections, title, generated or utc_now())
+
+
+def _render(sections: list[dict], title: str, generated: str) -> str:
     return template_environment().get_template("report.html.j2").render(
         title=title,
-        generated=generated or _utc_now(),
+        generated=generated,
         software_version=__version__,
         passed=all(s["passed"] for s in sections),
         sections=sections,
@@ -128,9 +154,11 @@ def _section(index: int, result: ExperimentResult, run_id: str | None) -> dict:
         "run_id": run_id,
         "backend": context.get("backend", ""),
         "serial": context.get("serial", ""),
+        "device": result.context.device if result.context is not None else "",
         "verdict": str(v),
         "passed": v.passed,
-        "context": list(context.items()),
+        "context": [(k, _text(val)) for k, val in context.items()],
+        "model": [(k, _text(val)) for k, val in result.model.items()],
         "params": [(k, _text(val)) for k, val in result.params.items()],
         "metrics": [metric_row(m) for m in result.metrics],
         "summary": [(k, _text(val)) for k, val in result.summary.items()],
@@ -142,7 +170,7 @@ def metric_row(m: Metric) -> dict:
     status = {True: "pass", False: "fail", None: "info"}[m.passed]
     return {
         "name": m.name,
-        "value": format_number(m.value, "—"),
+        "value": format_number(m.value, "—") + (f" ± {format_number(m.interval)}" if m.interval is not None else ""),
         "limit": format_number(m.limit, "—"),
         "comparison": m.comparison if m.judged else "",
         "unit": m.unit,
@@ -171,7 +199,7 @@ def template_environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 

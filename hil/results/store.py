@@ -10,8 +10,15 @@ Layout under the root::
     index.sqlite                  one row per complete run (SQLite, WAL mode)
     runs/<run_id>/raw.npz         the measured arrays
     runs/<run_id>/prediction.npz  the analytical model's arrays
+    runs/<run_id>/stimulus.npz    the stimulus arrays (result format 2)
     runs/<run_id>/result.json     experiment, params, metrics, verdict, context,
-                                  summary; for a failed run the error instead
+                                  summary, model and spec; for a failed run the
+                                  error instead
+
+Result format 1 (stores written before the run identity of issue 14) has no
+stimulus, model, ideal flag or run counter; such runs still load, with those
+left empty or None, and their index gains an ``ideal`` column (NULL: unknown)
+the first time a new run is stored beside them.
 
 Crash safety: a run's folder is created fresh (an existing id is refused),
 each file is written to a temporary file in that folder and moved into place
@@ -47,8 +54,11 @@ DEFAULT_ROOT = "hil_results"
 """Store root (relative to the working directory) when $HIL_RESULTS is unset."""
 INDEX_NAME = "index.sqlite"
 RUNS_DIR = "runs"
-FORMAT = "hil-rig result 1"
+FORMAT = "hil-rig result 2"
 """Written into every result.json so that later readers can tell versions apart."""
+READABLE_FORMATS = ("hil-rig result 1", FORMAT)
+"""Formats :meth:`ResultStore.load` reads: 2 adds the stimulus, the model and spec, and the
+full device identity (ideal flag, faults, commit, run counter) to 1."""
 STATUSES = ("pass", "fail", "error")
 # Names np.savez takes as its own keyword arguments; an array called so would
 # be swallowed instead of stored.
@@ -69,10 +79,13 @@ CREATE TABLE IF NOT EXISTS runs (
     n_metrics INTEGER NOT NULL,
     failed_metrics TEXT NOT NULL,
     error TEXT NOT NULL,
-    saved TEXT NOT NULL
+    saved TEXT NOT NULL,
+    ideal INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment, seq);
 """
+_ADDED_COLUMNS = (("ideal", "INTEGER"),)
+"""Index columns added after format 1, with their SQL types; NULL in rows stored before."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,8 @@ class RunRecord:
     """Names of the judged metrics that missed their limits (empty unless 'fail')."""
     error: str = ""
     """'<ExceptionType>: <message>' for status 'error', else ''."""
+    ideal: bool | None = None
+    """The device was ideal; None where the run did not record it (result format 1)."""
 
 
 def default_root() -> Path:
@@ -133,6 +148,7 @@ class ResultStore:
         # disk, so a bad result leaves no folder behind.
         raw = _checked_arrays("raw", result.raw)
         prediction = _checked_arrays("prediction", result.prediction)
+        stimulus = _checked_arrays("stimulus", result.stimulus)
         verdict = result.verdict
         status = "pass" if verdict.passed else "fail"
         document = {
@@ -145,11 +161,14 @@ class ResultStore:
             "verdict": {"passed": verdict.passed, "text": str(verdict),
                         "failed": [m.name for m in verdict.failed]},
             "summary": to_json_value("summary", result.summary),
-            "arrays": {"raw": _array_index(raw), "prediction": _array_index(prediction)},
+            "model": to_json_value("model", result.model, finite=True),
+            "arrays": {"raw": _array_index(raw), "prediction": _array_index(prediction),
+                       "stimulus": _array_index(stimulus)},
         }
         files = [
             ("raw.npz", lambda f: np.savez(f, allow_pickle=False, **raw)),
             ("prediction.npz", lambda f: np.savez(f, allow_pickle=False, **prediction)),
+            ("stimulus.npz", lambda f: np.savez(f, allow_pickle=False, **stimulus)),
         ]
         record = dict(experiment=result.experiment, status=status, context=result.context,
                       n_metrics=len(result.metrics), failed_metrics=tuple(m.name for m in verdict.failed),
@@ -218,33 +237,50 @@ class ResultStore:
     def _index_run(self, run_id: str, *, experiment: str, status: str, context: RunContext | None,
                    n_metrics: int, failed_metrics: tuple[str, ...], error: str, saved: str) -> None:
         c = context
+        ideal = None if c is None or c.ideal is None else int(c.ideal)
         row = (run_id, experiment, status, c.backend if c else "", c.family if c else "",
                c.serial if c else "", c.started if c else "", c.finished if c else "",
-               c.software_version if c else "", n_metrics, json.dumps(list(failed_metrics)), error, saved)
+               c.software_version if c else "", n_metrics, json.dumps(list(failed_metrics)), error, saved,
+               ideal)
         with closing(self._connect(create=True)) as conn:
             try:
                 with conn:
                     conn.execute(
                         "INSERT INTO runs (run_id, experiment, status, backend, family, serial, started,"
-                        " finished, software_version, n_metrics, failed_metrics, error, saved)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                        " finished, software_version, n_metrics, failed_metrics, error, saved, ideal)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             except sqlite3.IntegrityError:
                 raise RunExists(f"run {run_id!r} is already in the index of {self.root}") from None
 
     # --- reading -------------------------------------------------------------
 
-    def runs(self, limit: int | None = None, experiment: str | None = None) -> list[RunRecord]:
-        """The stored runs, newest (last stored) first; ``limit`` >= 1 or None for all."""
+    def runs(self, limit: int | None = None, experiment: str | None = None, *, serial: str | None = None,
+             backend: str | None = None, ideal: bool | None = None) -> list[RunRecord]:
+        """The stored runs, newest (last stored) first; ``limit`` >= 1 or None for all.
+
+        experiment, serial, backend: only runs with this value; ideal: only runs on an ideal
+        (True) or a non-ideal (False) device; a run that did not record the flag (format 1)
+        matches neither.
+        """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidValue("limit", f"{limit!r} is not a whole number >= 1 (or None for all runs)")
+        if ideal is not None and not isinstance(ideal, bool):
+            raise InvalidValue("ideal", f"{ideal!r} is not True, False or None")
         conn = self._connect(create=False)
         if conn is None:
             return []
-        sql = "SELECT * FROM runs"
-        args: list = []
-        if experiment is not None:
-            sql += " WHERE experiment = ?"
-            args.append(experiment)
+        where, args = [], []
+        for column, value in (("experiment", experiment), ("serial", serial), ("backend", backend)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if ideal is not None:
+            if "ideal" not in _columns(conn):
+                conn.close()
+                return []          # a format-1 index: no run recorded its ideal flag
+            where.append("ideal = ?")
+            args.append(int(ideal))
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY seq DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -275,8 +311,12 @@ class ResultStore:
             e = doc["error"]
             raise StoreError(f"run {run_id} of {doc['experiment']} ended in an error "
                              f"({e['type']}: {e['message']}); it holds no result")
+        if doc.get("format") not in READABLE_FORMATS:
+            raise StoreError(f"run {run_id} is in format {doc.get('format')!r}; this rig reads "
+                             f"{list(READABLE_FORMATS)}")
         folder = self.path(run_id)
         context = RunContext(**doc["context"]) if doc["context"] is not None else None
+        stimulus = folder / "stimulus.npz"
         return ExperimentResult(
             experiment=doc["experiment"],
             params=doc["params"],
@@ -285,6 +325,8 @@ class ResultStore:
             metrics=tuple(_metric(m) for m in doc["metrics"]),
             context=context,
             summary=doc["summary"],
+            stimulus=_load_arrays(stimulus) if stimulus.exists() else {},
+            model=doc.get("model", {}),
         )
 
     # --- the index -------------------------------------------------------------
@@ -304,6 +346,15 @@ class ResultStore:
             conn.execute("PRAGMA journal_mode=WAL")
             with conn:
                 conn.executescript(_SCHEMA)
+                present = _columns(conn)
+                for column, kind in _ADDED_COLUMNS:
+                    if column not in present:     # an index written in format 1
+                        try:
+                            conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                        except sqlite3.OperationalError:
+                            # Another writer added it between our look and our change.
+                            if column not in _columns(conn):
+                                raise
         return conn
 
     def _row(self, run_id: str) -> sqlite3.Row | None:
@@ -314,12 +365,17 @@ class ResultStore:
             return conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
 
 
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    return {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
+
+
 def _record(row: sqlite3.Row) -> RunRecord:
+    ideal = row["ideal"] if "ideal" in row.keys() else None
     return RunRecord(run_id=row["run_id"], experiment=row["experiment"], status=row["status"],
                      backend=row["backend"], serial=row["serial"], started=row["started"],
                      finished=row["finished"], software_version=row["software_version"],
                      n_metrics=row["n_metrics"], failed_metrics=tuple(json.loads(row["failed_metrics"])),
-                     error=row["error"])
+                     error=row["error"], ideal=None if ideal is None else bool(ideal))
 
 
 def _metric(d: dict) -> Metric:

@@ -4,7 +4,8 @@ import pytest
 import hil.experiment
 from hil.bss2 import DEFAULT_SPEC
 
-MAC_EXPERIMENTS = ["bss2.mac_linearity", "bss2.mac_noise", "bss2.mac_fixed_pattern", "bss2.mac_gain"]
+MAC_EXPERIMENTS = ["bss2.mac_linearity", "bss2.mac_noise", "bss2.mac_fixed_pattern", "bss2.mac_gain",
+                   "bss2.mac_sends_and_wait", "bss2.mac_neuron_profile"]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import pytest
 import hil
 from hil.bss2 import MacModel
 
-MODEL = MacModel()
+MODEL = MacModel().ideal()
+"""An ideal chip has no noise and no leak."""
 
 
 @pytest.mark.parametrize(
@@ -46,10 +47,11 @@ def test_zero_input_sends_nothing(ideal_backend):
 
 
 def test_model_blocks_are_clamped_before_the_digital_sum():
-    """Two row blocks of +200 and -100 expected: 127 + (-100) = 27, not 100."""
-    model = MacModel(gain=0.01, noise_std=0.0)
-    x = np.ones(256)
+    """Two row blocks of +195.3 and -99.2 expected: 127 + (-100) = 27, not 96."""
+    model = MacModel(gain=0.1, noise_std=0.0)
+    x = np.zeros(256)
+    x[[0, 128]] = 31
     W = np.zeros((256, 1))
-    W[0, 0] = 20000   # the model itself takes any numbers, not only chip weights
-    W[128, 0] = -10000
+    W[0, 0] = 63
+    W[128, 0] = -32
     assert model.predict(x, W)[0] == 127 - 100

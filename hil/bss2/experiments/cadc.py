@@ -140,6 +140,8 @@ def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = F
              "lowest_code": lowest.astype(np.int16), "highest_code": highest.astype(np.int16)},
         prediction={"code_histogram": predicted},
         metrics=metrics,
+        stimulus={"levels": LEVELS},
+        model={"model": {"class": "hil.bss2.CadcRampModel"}},
         summary={"missing_codes": [int(c) for c in missing_codes],
                  "missing_code_channels": [int(c) for c in missing_channels[:64]],
                  "expected_hits_per_code": expected,

@@ -267,6 +267,23 @@ def test_run_on_the_emulator(tmp_path, capsys):
     assert result.params["repeats"] == 50 and result.raw["samples"].shape == (50, 512)
 
 
+def test_runs_select_by_serial_backend_and_ideal(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    for extra in (("--ideal",), ()):
+        code, out, _ = run_cli(capsys, "run", "bss2.mac_gain", "--serial", "EMU-0042", *extra,
+                               "--set", "batch=10", "--store", store)
+        assert code == 0, out
+    assert "bss2.mac_gain on emulator:EMU-0042\n" in out       # the device as --device names it
+    ideal_run, real_run = [r.run_id for r in ResultStore(store).runs()][::-1]
+    for args, expected in ((("--ideal",), [ideal_run]), (("--no-ideal",), [real_run]),
+                           (("--serial", "EMU-0042", "--backend", "emulator"), [real_run, ideal_run]),
+                           (("--serial", "EMU-9"), [])):
+        code, out, _ = run_cli(capsys, "runs", "--store", store, *args)
+        assert code == 0 and RUN_ID.findall(out) == expected, (args, out)
+    code, out, _ = run_cli(capsys, "runs", "--store", store, "--ideal")
+    assert out.splitlines()[0].split()[6] == "ideal" and out.splitlines()[2].split()[5] == "yes"
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """``hil demo`` once for the module (it runs the four MAC experiments)."""
@@ -293,7 +310,7 @@ class _Capture:
 def test_demo_runs_the_mac_experiments_and_writes_the_report(demo):
     root, code, out = demo
     names = [n for n in hil.experiment.names() if n.startswith("bss2.mac_")]
-    assert len(names) == 4
+    assert len(names) == 6
     assert code == 0, out
     for name in names:
         assert re.search(rf"{re.escape(name)}\s+PASS", out)
@@ -306,8 +323,11 @@ def test_demo_runs_the_mac_experiments_and_writes_the_report(demo):
     assert sorted(r.experiment for r in stored) == names
     assert {e["run_id"] for e in doc["experiments"]} == {r.run_id for r in stored}
     html = (root / "report" / "report.html").read_text()
-    # weight and input sweeps, noise, per neuron, per row, distance, gain
-    assert html.count('src="data:image/png;base64,') == 7
+    # weight and input sweeps, noise, per neuron (fixed pattern and profile), per row, distance, gain,
+    # sends and wait
+    assert html.count('src="data:image/png;base64,') == 9
+    figures = sorted(p.name for p in (root / "report" / "figures").iterdir())
+    assert len(figures) == 18 and sum(f.endswith(".json") for f in figures) == 9
 
 
 def test_report_from_stored_runs(demo, tmp_path, capsys):

@@ -104,9 +104,9 @@ def test_metrics_json(tmp_path, results):
     assert n["context"]["serial"] == "EMU-0007"
     assert n["metrics"] == [
         {"name": "noise_max", "value": 4.1, "limit": 3.5, "comparison": "<=", "source": "spec: hil.bss2.MacSpec",
-         "unit": "LSB", "detail": "", "passed": False},
+         "unit": "LSB", "detail": "", "interval": None, "passed": False},
         {"name": "noise_min", "value": "nan", "limit": None, "comparison": None, "source": "", "unit": "LSB",
-         "detail": "", "passed": None},
+         "detail": "", "interval": None, "passed": None},
     ]
     assert doc["experiments"][0]["summary"] == {"gain_median": 0.00191}
 
@@ -175,7 +175,8 @@ def test_refuses_bad_input(tmp_path, results):
         write_report(results, tmp_path, run_ids=["only one"])
 
 
-def test_mirrored_hemisphere_axis_is_explained(results):
-    """Hemisphere 0's neuron axis runs backwards (the two meet in the middle); its caption says so."""
+def test_mirrored_half_is_explained(results):
+    """Each hemisphere is drawn as seed 000's figure 1, its left half mirrored; the caption says so."""
     [plot] = [p for p in plots_for(results[1]) if p.key == "neuron_output"]
-    assert "Hemisphere 0 is drawn mirrored" in plot.caption
+    assert "the left one mirrored, so that the columns next to the synapse drivers meet in the middle" \
+        in plot.caption

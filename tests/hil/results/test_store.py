@@ -86,13 +86,15 @@ def test_layout_and_result_json(store):
     run_id = store.save(make_result(passed=False))
     folder = store.path(run_id)
     assert folder == store.root / "runs" / run_id
-    assert sorted(p.name for p in folder.iterdir()) == ["prediction.npz", "raw.npz", "result.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["prediction.npz", "raw.npz", "result.json",
+                                                          "stimulus.npz"]
     doc = json.loads((folder / "result.json").read_text())
     assert doc["run_id"] == run_id and doc["status"] == "fail"
     assert doc["verdict"] == {"passed": False, "text": "FAIL (noise_max)", "failed": ["noise_max"]}
     assert doc["metrics"][1] == {"name": "noise_max", "value": 4.2, "limit": 3.5, "comparison": "<=",
                                  "source": "spec: hil.bss2.MacSpec", "unit": "LSB",
-                                 "detail": "sigma of the noisiest neuron", "passed": False}
+                                 "detail": "sigma of the noisiest neuron", "interval": None,
+                                 "passed": False}
     assert doc["arrays"]["raw"]["samples"] == {"dtype": "int8", "shape": [20, 512]}
     # The arrays are plain npz: readable without pickle.
     with np.load(folder / "raw.npz", allow_pickle=False) as npz:
@@ -335,3 +337,49 @@ def test_a_file_being_written_is_never_swept(tmp_path):
         assert ResultStore(tmp_path).removed_leftovers == []
         assert live.exists()
     assert ResultStore(tmp_path).removed_leftovers == [live]
+
+
+def test_runs_select_by_serial_backend_and_ideal(store):
+    import dataclasses
+
+    ids = {}
+    for serial, backend, ideal in (("EMU-1", "emulator", True), ("EMU-1", "emulator", False),
+                                   ("EMU-2", "board", False)):
+        r = dataclasses.replace(make_result(), context=dataclasses.replace(
+            context(serial), backend=backend, ideal=ideal))
+        ids[serial, backend, ideal] = store.save(r)
+    assert [r.run_id for r in store.runs(ideal=True)] == [ids["EMU-1", "emulator", True]]
+    assert [r.run_id for r in store.runs(serial="EMU-1", ideal=False)] == [ids["EMU-1", "emulator", False]]
+    assert [r.run_id for r in store.runs(backend="board")] == [ids["EMU-2", "board", False]]
+    assert store.runs(serial="EMU-1", backend="board") == []
+    assert store.record(ids["EMU-1", "emulator", True]).ideal is True
+    with pytest.raises(InvalidValue, match="ideal"):
+        store.runs(ideal="yes")
+
+
+def test_an_old_store_takes_new_runs_and_keeps_the_old_ones_unknown(tmp_path):
+    """A format-1 store gains the ideal column when a run is stored; its old runs stay 'unknown'."""
+    import shutil
+    from pathlib import Path
+
+    root = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "store-0.1.0", root)
+    store = ResultStore(root)
+    assert store.runs(ideal=False) == [] and len(store.runs()) == 2      # before the index is migrated
+    old = store.runs()[1]
+    loaded = store.load(old.run_id)
+    assert (loaded.stimulus, loaded.model, loaded.context.ideal, loaded.context.run_counter_first) == \
+           ({}, {}, None, None)
+    new_id = store.save(make_result())
+    assert [r.run_id for r in store.runs(ideal=False)] == []    # make_result's context has no flag
+    assert store.record(old.run_id).ideal is None and len(store.runs()) == 3
+    assert store.document(new_id)["format"] == "hil-rig result 2"
+
+
+def test_an_unknown_format_is_refused(store):
+    run_id = store.save(make_result())
+    path = store.path(run_id) / "result.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "format": "hil-rig result 99"}))
+    with pytest.raises(StoreError, match="result 99"):
+        store.load(run_id)
