@@ -366,6 +366,14 @@ class BoardDriver:
     def family(self) -> str:
         return self.query("CHIP:FAM?")
 
+    def run_counter(self) -> int:
+        """The chip's run counter (``CHIP:RUN?``): the runs since power-on, the key of the
+        next run's temporal noise."""
+        answer = self.query("CHIP:RUN?")
+        if not answer:
+            self._check("CHIP:RUN?")
+        return int(answer)
+
     def info(self) -> dict:
         answer = self.query("CHIP:INFO?")
         if not answer:

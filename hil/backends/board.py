@@ -7,7 +7,7 @@ import dataclasses
 from drivers.board import BoardDriver
 from drivers.protocol import new_token
 
-from ..contract import validation, wire
+from ..contract import wire
 from ..contract.backend import Backend, DeviceInfo, register
 from ..contract.errors import InvalidValue
 
@@ -28,24 +28,20 @@ class BoardBackend(Backend):
         to join a lease held elsewhere under it (the pytest session's board).
     expected_serial: refuse a board whose ``*IDN?`` serial differs.
 
-    Its :attr:`run_counter` is counted here, not asked of the board (the protocol has no
-    query for it): the runs this backend has had answered since it opened, plus
-    ``first_run``. It equals the board's own counter for a virtual board that has served
-    no one else since it started (``hil serve``, :class:`hil.server.process.BoardProcess`,
-    whose chip starts at run 0), which is what matching a board run against the emulator
-    at the same run counter needs.
+    Its :attr:`run_counter` is the board's own (``CHIP:RUN?``), so that a run on it can be
+    matched with the emulator of the same serial at the same counter, whoever used the
+    board before.
     """
 
-    run_counter_kind = "client"
+    run_counter_kind = "board"
 
     def __init__(self, resource: str, *, timeout_s: float = 10.0, lease: bool = True, token: str | None = None,
-                 expected_serial: str | None = None, first_run: int = 0):
+                 expected_serial: str | None = None):
         super().__init__()
         if not lease and token is not None:
             raise InvalidValue("token", "a token leases the board; it cannot be given with lease=False")
         if lease and token is None:
             token = new_token("hil")
-        self._runs = validation.integer("first_run", first_run, lo=0, hi=2**62)
         self.driver = BoardDriver(resource, timeout_s=timeout_s)
         try:
             i = self.driver.info()
@@ -66,8 +62,9 @@ class BoardBackend(Backend):
 
     @property
     def run_counter(self) -> int:
-        """``first_run`` plus the runs answered since this backend opened (see the class)."""
-        return self._runs
+        """The board's run counter now: the runs its chip has made since power-on."""
+        self._check_open()
+        return self.driver.run_counter()
 
     def identity(self) -> dict:
         """vendor, model, serial, firmware as the board answers ``*IDN?`` now."""
@@ -88,7 +85,6 @@ class BoardBackend(Backend):
         self._check_open()
         header, arrays = self._encode(stimulus)
         meta, out = self.driver.read(header, arrays)
-        self._runs += 1
         return wire.decode(meta, out)
 
     def configure_and_run(self, config, stimulus):
@@ -97,7 +93,6 @@ class BoardBackend(Backend):
         conf_header, conf_arrays = self._encode(config)
         header, arrays = self._encode(stimulus)
         meta, out = self.driver.configure_and_read(conf_header, conf_arrays, header, arrays)
-        self._runs += 1
         return wire.decode(meta, out)
 
     def reset(self) -> None:

@@ -146,13 +146,22 @@ def context(backend, started: str, first_run: int | None = None) -> RunContext:
     """The run's context: the device's identity, the software, the times and the run-counter
     range from ``first_run`` (the counter before the experiment) to the counter now."""
     i = backend.info()
-    stop = getattr(backend, "run_counter", None)
+    stop = run_counter(backend)
     return RunContext(backend=i.backend, family=i.family, serial=i.serial, model=i.model,
                       firmware=i.firmware, software_version=__version__, started=started,
                       finished=now(), ideal=i.ideal, faults=i.faults, software_commit=software_commit(),
                       run_counter_first=first_run if stop is not None else None,
                       run_counter_stop=stop if first_run is not None else None,
                       run_counter_kind=getattr(backend, "run_counter_kind", "") if first_run is not None else "")
+
+
+def run_counter(backend) -> int | None:
+    """The device's run counter, or None where it keeps none or cannot tell now (a board that
+    went away: the run's own failure is what its record must say)."""
+    try:
+        return getattr(backend, "run_counter", None)
+    except Exception:
+        return None
 
 
 def run(name: str, backend, *, store=None, progress: bool = False, **params) -> ExperimentResult:
@@ -164,7 +173,7 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
     # Checked before the run starts: a refused parameter is not a failed run, and is not stored.
     params = check_params(name, f.param_ranges, _scalar_defaults(f), params)
     started = now()
-    first_run = getattr(backend, "run_counter", None)   # a duck-typed backend may not count
+    first_run = run_counter(backend)
     try:
         result = f(backend, progress=progress, **params)
     except Exception as exc:

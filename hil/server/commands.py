@@ -259,6 +259,12 @@ class BoardServer:
         return json.dumps({"family": i.family, "serial": i.serial, "model": i.model, "firmware": i.firmware,
                            "geometry": i.geometry, "modes": list(i.modes), "ideal": i.ideal}).encode()
 
+    def _run_counter(self, conn, cmd):
+        counter = getattr(self.backend, "run_counter", None)
+        if counter is None:
+            raise ProtocolError(-200, f"the {self.backend.name} backend does not count its runs")
+        return str(int(counter)).encode()
+
     def _limits(self, conn, cmd):
         return json.dumps({"max_line_bytes": protocol.MAX_LINE_BYTES, "error_queue": protocol.ERROR_QUEUE_LENGTH,
                            "max_wrong_tokens": MAX_WRONG_TOKENS, **self.limits.as_json()},
@@ -353,6 +359,7 @@ _HANDLERS = {
     "SYST:LIM?": BoardServer._limits,
     "CHIP:FAM?": lambda self, conn, cmd: self.backend.info().family.encode(),
     "CHIP:INFO?": BoardServer._info,
+    "CHIP:RUN?": BoardServer._run_counter,
     "LOCK": BoardServer._lock,
     "UNLOCK": BoardServer._unlock,
     "LOCK?": BoardServer._lock_q,

@@ -50,13 +50,17 @@ def test_an_emulator_opened_at_a_run_counter_replays_that_run():
         assert (a.run_counter, b.run_counter) == (2, 2)
 
 
-def test_a_board_counts_its_runs_and_equals_the_emulator_at_the_same_counter():
-    with BoardProcess(serial="EMU-0042") as proc, hil.backend.open("board", resource=proc.resource) as board:
-        r = hil.experiment.run("bss2.mac_gain", board, batch=10)
+def test_a_board_reports_its_run_counter_and_equals_the_emulator_at_the_same_counter():
+    with BoardProcess(serial="EMU-0042") as proc:
+        with hil.backend.open("board", resource=proc.resource) as earlier:    # someone used it before
+            hil.bss2.mac(earlier, np.ones((2, 4), np.int64), np.ones((4, 3), np.int64))
+            assert earlier.run_counter == 1
+        with hil.backend.open("board", resource=proc.resource) as board:
+            r = hil.experiment.run("bss2.mac_gain", board, batch=10)
         assert (r.context.run_counter_first, r.context.run_counter_stop, r.context.run_counter_kind) == \
-               (0, 2, "client")
+               (1, 3, "board")
         assert (r.context.device, r.context.ideal, r.context.faults) == ("board:EMU-0042", False, None)
-    with hil.backend.open("emulator", serial="EMU-0042") as emu:
+    with hil.backend.open("emulator", serial="EMU-0042", first_run=1) as emu:
         e = hil.experiment.run("bss2.mac_gain", emu, batch=10)
     for k in ("run0", "run1"):
         np.testing.assert_array_equal(r.raw[k], e.raw[k])
