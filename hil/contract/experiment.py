@@ -175,7 +175,8 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
     started = now()
     first_run = run_counter(backend)
     try:
-        result = f(backend, progress=progress, **params)
+        # The parameters are checked above: the experiment itself, not its checking wrapper.
+        result = f.__wrapped__(backend, progress=progress, **params)
     except Exception as exc:
         if store is not None:
             store.record_failure(name, context(backend, started, first_run), params, exc)

@@ -78,6 +78,14 @@ def _limits_if_reached(ax, *arrays) -> None:
             ax.axhline(limit, color="0.5", lw=0.8, ls=":")
 
 
+def _label_axes(ax, xlabel: str, ylabel: str, loc: str = "best", fontsize: str = "small", **legend) -> None:
+    """Axis labels, the grid and the legend, alike on every figure of a report."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=loc, fontsize=fontsize, **legend)
+
+
 def figure_png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -197,10 +205,7 @@ def _sweep(result: ExperimentResult, key: str, axis_key: str, xlabel: str, title
         ax.plot(x, model, **MODEL_STYLE)
     _limits_if_reached(ax, lo, hi)
     ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("output (LSB)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    _label_axes(ax, xlabel, "output (LSB)")
     columns = {"x": x, "median": med, "median_standard_error": med_err, "p5": lo, "p95": hi}
     if model is not None:
         columns["model"] = model
@@ -243,10 +248,7 @@ def noise(result: ExperimentResult) -> Plot | None:
         # The model's noise is one number (per neuron arrays hold it repeated).
         m = float(np.median(np.asarray(model, np.float64)))
         ax.axvline(m, **{**MODEL_STYLE, "label": f"model {m:.2f} LSB"})
-    ax.set_xlabel("temporal noise σ per neuron (LSB)")
-    ax.set_ylabel("neurons")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    _label_axes(ax, "temporal noise σ per neuron (LSB)", "neurons")
     return Plot("noise", "Temporal noise per neuron",
                 f"Standard deviation of each of {sigma.size} neurons' outputs over repeated runs "
                 "of the same input (LSB).", figure_png(fig),
@@ -273,10 +275,7 @@ def gain(result: ExperimentResult) -> Plot | None:
         # against the model's nominal gain.
         k = float(e @ m) / denom
         ax.plot(span, k * span, color="k", lw=1, ls="--", label=f"fit: measured = {k:.3f} × expected")
-    ax.set_xlabel("expected: model x·W·gain·sends (LSB)")
-    ax.set_ylabel("measured output (LSB)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    _label_axes(ax, "expected: model x·W·gain·sends (LSB)", "measured output (LSB)")
     return Plot("gain", "Measured against expected output",
                 f"{e.size} outputs against the analytical model's noiseless expectation (LSB); "
                 "a slope other than 1 is a gain error.", figure_png(fig),
@@ -303,10 +302,7 @@ def row_output(result: ExperimentResult) -> Plot | None:
     if model is not None and np.size(model) in (1, y.size):
         ax.plot(np.arange(y.size), np.broadcast_to(np.asarray(model, np.float64).ravel(), y.shape),
                 **MODEL_STYLE)
-    ax.set_xlabel("input row (synapse driver) #")
-    ax.set_ylabel("output (LSB)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    _label_axes(ax, "input row (synapse driver) #", "output (LSB)")
     return Plot("row_output", "Output per input row",
                 f"Output (LSB) of each of {y.size} input rows driven alone, averaged over neurons and "
                 "repeats; the spread is the drivers' and rows' fixed-pattern deviation.", figure_png(fig),
@@ -334,10 +330,7 @@ def distance(result: ExperimentResult) -> Plot | None:
         m = np.broadcast_to(np.asarray(model, np.float64).ravel(), y.shape)
         order = np.argsort(d)
         ax.plot(d[order], m[order], **MODEL_STYLE)
-    ax.set_xlabel("relative distance from the synapse drivers (0: next to them, 1: far edge)")
-    ax.set_ylabel("output (LSB)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    _label_axes(ax, "relative distance from the synapse drivers (0: next to them, 1: far edge)", "output (LSB)")
     return Plot("distance", "Output at a small input against distance to the drivers",
                 "Each neuron's mean output (LSB) at a small input on every row, against the distance "
                 "of its synapses from the drivers; a slope is the spatial correlation seen at small "
@@ -368,10 +361,7 @@ def code_density(result: ExperimentResult) -> Plot | None:
     inner = hi[1:-1] if codes.size > 2 else hi
     ax.set_ylim(0, 1.5 * max(float(inner.max()), 1.0))
     ax.set_xlim(-0.5, codes.size - 0.5)
-    ax.set_xlabel("ADC code")
-    ax.set_ylabel("hits")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", fontsize="small", ncols=2)
+    _label_axes(ax, "ADC code", "hits", loc="upper center", fontsize="small", ncols=2)
     return Plot("code_histogram", "Code density over the ramp",
                 f"Hits per code over the ramp for each of {h.shape[1]} ADC channels (median, 5–95 % band and "
                 "the fewest hits of any channel); the line is the ideal ramp ADC. A missing code drops to "
@@ -413,10 +403,7 @@ def sends_and_wait(result: ExperimentResult) -> Plot | None:
     ax.plot([], [], "--", color="0.3", label="model with the fitted gain and leak")
     ax.set_xscale("symlog", linthresh=5)
     ax.set_xlim(-0.5, waits.max() * 1.3)
-    ax.set_xlabel("wait between events (FPGA cycles of 8 ns)")
-    ax.set_ylabel("output (LSB)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="x-small")
+    _label_axes(ax, "wait between events (FPGA cycles of 8 ns)", "output (LSB)", loc="best", fontsize="x-small")
     return Plot("sends_and_wait", title,
                 "Mean output (LSB) over repeats and neurons, with its 95 % interval, against the wait between "
                 "events (symmetric log axis), one colour per number of sends; solid lines are the analytical "
