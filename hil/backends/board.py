@@ -50,7 +50,9 @@ class BoardBackend(Backend):
                                    f"not {expected_serial!r}")
             self._info = DeviceInfo(backend="board", family=i["family"], serial=i["serial"], model=i["model"],
                                     firmware=i["firmware"], geometry=i["geometry"], modes=tuple(i["modes"]),
-                                    ideal=bool(i["ideal"]))
+                                    ideal=bool(i["ideal"]),
+                                    # A virtual board says what faults it carries; firmware may not.
+                                    faults=i.get("faults"))
             if lease:
                 self.driver.lock(token)
         except BaseException:

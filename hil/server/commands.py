@@ -257,7 +257,8 @@ class BoardServer:
     def _info(self, conn, cmd):
         i = self.backend.info()
         return json.dumps({"family": i.family, "serial": i.serial, "model": i.model, "firmware": i.firmware,
-                           "geometry": i.geometry, "modes": list(i.modes), "ideal": i.ideal}).encode()
+                           "geometry": i.geometry, "modes": list(i.modes), "ideal": i.ideal,
+                           "faults": i.faults}).encode()
 
     def _run_counter(self, conn, cmd):
         counter = getattr(self.backend, "run_counter", None)

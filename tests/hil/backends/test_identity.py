@@ -24,6 +24,10 @@ def test_emulator_run_records_ideal_faults_commit_and_run_counters(tmp_path):
 def test_the_faults_are_recorded():
     with hil.backend.open("emulator", faults=Faults(dead_neurons=(3, 7))) as backend:
         assert backend.info().faults["dead_neurons"] == [3, 7]
+    with BoardProcess(faults=Faults(dead_neurons=(3, 7))) as proc, \
+            hil.backend.open("board", resource=proc.resource) as board:     # a virtual board tells its own
+        assert board.info().faults == {"dead_neurons": [3, 7], "stuck_bits": [], "noisy_neurons": [],
+                                       "missing_codes": []}
 
 
 def test_a_stored_run_holds_its_stimulus_and_model(tmp_path):
@@ -59,7 +63,7 @@ def test_a_board_reports_its_run_counter_and_equals_the_emulator_at_the_same_cou
             r = hil.experiment.run("bss2.mac_gain", board, batch=10)
         assert (r.context.run_counter_first, r.context.run_counter_stop, r.context.run_counter_kind) == \
                (1, 3, "board")
-        assert (r.context.device, r.context.ideal, r.context.faults) == ("board:EMU-0042", False, None)
+        assert (r.context.device, r.context.ideal, r.context.faults["dead_neurons"]) == ("board:EMU-0042", False, [])
     with hil.backend.open("emulator", serial="EMU-0042", first_run=1) as emu:
         e = hil.experiment.run("bss2.mac_gain", emu, batch=10)
     for k in ("run0", "run1"):
