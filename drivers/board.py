@@ -41,6 +41,15 @@ class BoardError(DriverError):
         super().__init__(f"board error {code}: {message}{where}")
 
 
+class BoardValueError(BoardError, ValueError):
+    """The board refused a value it was sent (-222 data out of range, -224 illegal parameter
+    value): a ValueError, as the same value refused in process is, with the board's text
+    (field, value, what is allowed)."""
+
+
+VALUE_ERROR_CODES = (-222, -224)
+
+
 class ConnectionLost(DriverError, ConnectionError):
     """The board cannot be reached (after the one reconnect)."""
 
@@ -325,7 +334,7 @@ class BoardDriver:
         code, message = protocol.parse_error(answer)
         if code != 0:
             self._drain_errors()
-            raise BoardError(code, message, command)
+            raise (BoardValueError if code in VALUE_ERROR_CODES else BoardError)(code, message, command)
 
     def _drain_errors(self) -> None:
         for _ in range(protocol.ERROR_QUEUE_LENGTH):

@@ -66,6 +66,7 @@ class EmulatorBackend(Backend):
         self._check_open()
         if not isinstance(config, MacConfig):
             raise self._unsupported(config, self.MODES)
+        config.check_shape(bss2_geometry())
         self.chip.configure_mac(config.weights, config.driver_offset_trim)
 
     def reset(self) -> None:
@@ -93,6 +94,7 @@ class EmulatorBackend(Backend):
         self._check_open()
         try:
             if isinstance(stimulus, MacStimulus):
+                stimulus.check_shape(bss2_geometry())
                 return MacReadout(outputs=self.chip.run_mac(
                     stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events))
             if isinstance(stimulus, CadcRamp):

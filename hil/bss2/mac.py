@@ -9,7 +9,7 @@ import numpy as np
 
 from emulator.bss2 import geometry as g
 
-from .types import MacConfig, MacStimulus, matmul_operands
+from .types import MacConfig, MacStimulus, mac_shape, matmul_operands
 
 
 def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.ndarray:
@@ -25,9 +25,10 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
     ``x`` and ``W`` are checked and converted once, in one pass each. A backend
     that computes the whole product itself (``mac_product(x, W, num_sends,
     wait_between_events)`` on uint8 ``x`` and int8 ``W``: the emulator) gets it in
-    one call; any other gets one ``configure_and_run`` per block of 128 rows x 512
-    columns (and per 65536 vectors), then ``run`` for the further pieces of the
-    batch. Both give the same results: the same runs, in the same order.
+    one call; any other gets one ``configure_and_run`` per block of its geometry's
+    ``mac_inputs`` rows x ``mac_outputs`` columns (128 x 512 on the chip, less on a
+    reduced RTL core) and per ``max_batch`` vectors, then ``run`` for the further
+    pieces of the batch. Both give the same results: the same runs, in the same order.
     """
     one_vector = np.ndim(x) == 1
     x, W, num_sends, wait_between_events = matmul_operands(x, W, num_sends, wait_between_events)
@@ -44,18 +45,21 @@ def blockwise(backend, x: np.ndarray, W: np.ndarray, num_sends: int, wait_betwee
     int8 ``W``); what ``mac_product`` of a backend must equal."""
     batch, rows = x.shape
     cols = W.shape[1]
+    geometry = backend.info().geometry
+    block_rows, block_cols = mac_shape(geometry)
+    max_batch = int(geometry.get("max_batch", g.MAX_BATCH))
     total = np.zeros((batch, cols), np.int64)
-    for r0 in range(0, rows, g.MAC_INPUTS):
-        r1 = min(r0 + g.MAC_INPUTS, rows)
-        inputs = np.zeros((batch, g.MAC_INPUTS), np.uint8)
+    for r0 in range(0, rows, block_rows):
+        r1 = min(r0 + block_rows, rows)
+        inputs = np.zeros((batch, block_rows), np.uint8)
         inputs[:, :r1 - r0] = x[:, r0:r1]
-        for c0 in range(0, cols, g.MAC_OUTPUTS):
-            c1 = min(c0 + g.MAC_OUTPUTS, cols)
-            weights = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
+        for c0 in range(0, cols, block_cols):
+            c1 = min(c0 + block_cols, cols)
+            weights = np.zeros((block_rows, block_cols), np.int8)
             weights[:r1 - r0, :c1 - c0] = W[r0:r1, c0:c1]
             config = MacConfig(weights=weights)
-            for b0 in range(0, batch, g.MAX_BATCH):
-                b1 = min(b0 + g.MAX_BATCH, batch)
+            for b0 in range(0, batch, max_batch):
+                b1 = min(b0 + max_batch, batch)
                 stimulus = MacStimulus(inputs=inputs[b0:b1], num_sends=num_sends,
                                        wait_between_events=wait_between_events)
                 # The first run of a block goes with its configuration (one round trip on a board).

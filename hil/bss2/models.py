@@ -53,8 +53,9 @@ class MacModel:
     tau_leak: float = NOMINAL_TAU_LEAK
     """Residual leak time constant, seconds, > 0; ``math.inf``: no leak (the ideal chip)."""
     neuron_gain: tuple[float, ...] | None = None
-    """A per-chip model's gain of each of the 512 outputs (column j of a MAC run), LSB per
-    (activation x weight x send), each > 0; None: every output has ``gain``. Set by :meth:`fit`."""
+    """A per-chip model's gain of each output (column j of a MAC run: 512 on the chip, fewer on a
+    reduced RTL core), LSB per (activation x weight x send), each > 0; None: every output has
+    ``gain``. Set by :meth:`fit`."""
 
     def __post_init__(self):
         validation.real("gain", self.gain, lo=1e-9, hi=1.0)
@@ -65,8 +66,9 @@ class MacModel:
                                            "(or math.inf for no leak)")
         if self.neuron_gain is not None:
             gains = np.ravel(np.asarray(self.neuron_gain, dtype=object))
-            if np.ndim(self.neuron_gain) != 1 or gains.size != g.MAC_OUTPUTS:
-                raise InvalidValue("neuron_gain", f"has shape {np.shape(self.neuron_gain)}; expected ({g.MAC_OUTPUTS},)")
+            if np.ndim(self.neuron_gain) != 1 or not 1 <= gains.size <= g.MAC_OUTPUTS:
+                raise InvalidValue("neuron_gain", f"has shape {np.shape(self.neuron_gain)}; expected (outputs,) "
+                                                  f"with 1..{g.MAC_OUTPUTS} outputs")
             object.__setattr__(self, "neuron_gain", tuple(
                 validation.real(f"neuron_gain[{i}]", v, lo=1e-9, hi=1.0) for i, v in enumerate(gains)))
 
@@ -124,9 +126,9 @@ class MacModel:
                 # order, so the ideal chip (sends == num_sends) matches bit for bit.
                 blocks.append((self.gain * sends)[:, None] * acc)
             else:
-                if acc.shape[1] != g.MAC_OUTPUTS:
+                if acc.shape[1] != len(self.neuron_gain):
                     raise InvalidValue("W", f"has {acc.shape[1]} columns; a per-chip model (neuron_gain) "
-                                            f"predicts the chip's {g.MAC_OUTPUTS} outputs")
+                                            f"predicts its device's {len(self.neuron_gain)} outputs")
                 blocks.append(np.outer(sends, self.neuron_gain) * acc)
         return np.stack(blocks)
 

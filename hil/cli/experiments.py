@@ -84,7 +84,10 @@ def parse_settings(experiment: str, settings: list[str] | None) -> dict:
         if name not in defaults:
             raise InvalidValue("--set", f"{name!r} is not a parameter of {experiment}; "
                                         f"its parameters: {', '.join(defaults) or '(none)'}")
-        params[name] = _setting_value(name, text, defaults[name])
+        default = defaults[name]
+        if default is None:   # the device's default; the declared range says int or float
+            default = type(experiments.parameter_ranges(experiment)[name][0])()
+        params[name] = _setting_value(name, text, default)
     return params
 
 

@@ -37,7 +37,7 @@ def experiment(name: str, *, metrics: tuple[str, ...] | None = None,
         if name in _EXPERIMENTS and _EXPERIMENTS[name] is not f:
             raise ValueError(f"experiment {name!r} is registered twice")
         ranges = dict(params or {})
-        scalars = _scalar_defaults(f)
+        scalars = _scalar_defaults(f, ranges)
         undeclared = sorted(set(scalars) - set(ranges))
         unknown = sorted(set(ranges) - set(scalars))
         if undeclared or unknown:
@@ -59,10 +59,16 @@ def experiment(name: str, *, metrics: tuple[str, ...] | None = None,
     return deco
 
 
-def _scalar_defaults(f) -> dict:
+def _is_scalar(default) -> bool:
+    return isinstance(default, (int, float)) and not isinstance(default, bool)
+
+
+def _scalar_defaults(f, ranges: dict) -> dict:
+    """The int and float parameters of ``f`` and their defaults; a parameter with a declared
+    range and the default None (the device's own default, e.g. every row it has) among them."""
     sig = inspect.signature(f)
     return {p.name: p.default for p in list(sig.parameters.values())[1:]
-            if isinstance(p.default, (int, float)) and not isinstance(p.default, bool)}
+            if _is_scalar(p.default) or (p.default is None and p.name in ranges)}
 
 
 def check_params(name: str, ranges: dict, defaults: dict, params: dict) -> dict:
@@ -70,12 +76,12 @@ def check_params(name: str, ranges: dict, defaults: dict, params: dict) -> dict:
     finite numbers for float ones; raises :class:`InvalidValue` naming the parameter."""
     checked = dict(params)
     for p, value in params.items():
-        if p not in ranges:
+        if p not in ranges or (value is None and defaults[p] is None):   # None: the device's default
             continue
         lo, hi = ranges[p]
         field = f"{name}: {p}"
-        checked[p] = (integer(field, value, lo=lo, hi=hi) if isinstance(defaults[p], int)
-                      else real(field, value, lo=lo, hi=hi))
+        whole = isinstance(defaults[p], int) or (defaults[p] is None and isinstance(lo, int))
+        checked[p] = integer(field, value, lo=lo, hi=hi) if whole else real(field, value, lo=lo, hi=hi)
     return checked
 
 
@@ -101,9 +107,11 @@ def get(name: str) -> Callable[..., ExperimentResult]:
 
 def parameters(name: str) -> dict:
     """The experiment's scalar parameters and their defaults (what a command line may set)."""
-    sig = inspect.signature(get(name))
+    f = get(name)
+    sig = inspect.signature(f)
     return {p.name: p.default for p in list(sig.parameters.values())[1:]
-            if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}
+            if (isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool))
+            or (p.default is None and p.name in f.param_ranges)}
 
 
 def signature_parameters(name: str) -> tuple[str, ...]:
@@ -171,7 +179,7 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
     if unknown:
         raise InvalidValue(name, f"no parameters {unknown}; its parameters: {', '.join(parameters(name))}")
     # Checked before the run starts: a refused parameter is not a failed run, and is not stored.
-    params = check_params(name, f.param_ranges, _scalar_defaults(f), params)
+    params = check_params(name, f.param_ranges, _scalar_defaults(f, f.param_ranges), params)
     started = now()
     first_run = run_counter(backend)
     try:

@@ -4,16 +4,18 @@ import pytest
 
 import hil
 from hil.bss2 import MacConfig, MacStimulus
+from drivers.board import BoardValueError
 from hil.errors import InvalidValue, UnknownBackend, Unsupported
 
-W_OK = np.zeros((128, 512), np.int8)
-X_OK = np.zeros((2, 128), np.uint8)
+from hil.bss2.types import mac_shape
 
 
 def _raises(match, f, *args, **kwargs):
-    with pytest.raises(InvalidValue, match=match) as info:
+    """A ValueError naming the field: hil's InvalidValue in process, the board's refusal
+    (drivers.board.BoardValueError) with the same text over the wire."""
+    with pytest.raises(ValueError, match=match) as info:
         f(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, (InvalidValue, BoardValueError))
     return info.value
 
 
@@ -64,23 +66,36 @@ def test_mac_refuses_bad_settings(backend, kwargs, match):
     _raises(match, hil.bss2.mac, backend, np.zeros(4), np.zeros((4, 2)), **kwargs)
 
 
-def test_config_refuses_wrong_shape_and_range():
-    _raises(r"weights: has shape \(128, 256\); expected \(128, 512\)", MacConfig, weights=np.zeros((128, 256)))
-    w = W_OK.astype(np.int16)
-    w[5, 300] = 100
-    _raises(r"weights\[5, 300\]: 100 is outside the allowed range -63\.\.63", MacConfig, weights=w)
-    trims = np.full((2, 128), 32)
-    trims[1, 7] = 64
-    _raises(r"driver_offset_trim\[1, 7\]: 64 is outside the allowed range 0\.\.63",
-            MacConfig, weights=W_OK, driver_offset_trim=trims)
+def test_config_refuses_wrong_shape_and_range(backend):
+    inputs, outputs = mac_shape(backend.info().geometry)
+    _raises(rf"weights: has shape \({inputs}, {outputs - 1}\); this device takes \({inputs}, {outputs}\)",
+            backend.configure, MacConfig(weights=np.zeros((inputs, outputs - 1))))
+    _raises(r"weights: has shape \(128, 513\); the chip takes at most 128 x at most 512",
+            MacConfig, weights=np.zeros((128, 513)))
+    w = np.zeros((inputs, outputs), np.int16)
+    w[5, outputs - 3] = 100
+    _raises(rf"weights\[5, {outputs - 3}\]: 100 is outside the allowed range -63\.\.63", MacConfig, weights=w)
+    hemispheres = backend.info().geometry["hemispheres"]
+    trims = np.full((hemispheres, inputs), 32)
+    trims[-1, 7] = 64
+    _raises(rf"driver_offset_trim\[{hemispheres - 1}, 7\]: 64 is outside the allowed range 0\.\.63",
+            MacConfig, weights=w.clip(-63, 63), driver_offset_trim=trims)
+    _raises(rf"driver_offset_trim: has shape \({hemispheres}, {inputs - 1}\); this device takes "
+            rf"\({hemispheres}, {inputs}\)", backend.configure,
+            MacConfig(weights=np.zeros((inputs, outputs)), driver_offset_trim=np.full((hemispheres, inputs - 1), 32)))
 
 
-def test_stimulus_refuses_bad_batch():
+def test_stimulus_refuses_bad_batch(backend):
+    inputs, outputs = mac_shape(backend.info().geometry)
+    backend.configure(MacConfig(weights=np.zeros((inputs, outputs))))   # a board runs only behind a good CONF
     _raises(r"inputs: has shape \(0, 128\)|inputs: is empty", MacStimulus, inputs=np.zeros((0, 128)))
-    _raises(r"inputs: has shape \(2, 127\); expected \(any, 128\)", MacStimulus, inputs=np.zeros((2, 127)))
-    x = X_OK.astype(float)
-    x[1, 100] = 31.5
-    _raises(r"inputs\[1, 100\]: 31\.5 is not an integer", MacStimulus, inputs=x)
+    _raises(r"inputs: has shape \(65537, 1\); the chip takes at most 65536 x at most 128",
+            MacStimulus, inputs=np.zeros((65537, 1)))
+    _raises(rf"inputs: has shape \(2, {inputs - 1}\); this device takes \(any, {inputs}\)",
+            backend.run, MacStimulus(inputs=np.zeros((2, inputs - 1))))
+    x = np.zeros((2, inputs))
+    x[1, 10] = 31.5
+    _raises(r"inputs\[1, 10\]: 31\.5 is not an integer", MacStimulus, inputs=x)
 
 
 def test_nothing_is_clipped_or_wrapped(backend):
@@ -90,7 +105,7 @@ def test_nothing_is_clipped_or_wrapped(backend):
 
 
 def test_config_arrays_are_read_only():
-    cfg = MacConfig(weights=W_OK)
+    cfg = MacConfig(weights=np.zeros((128, 512), np.int8))
     with pytest.raises(ValueError):
         cfg.weights[0, 0] = 1
 

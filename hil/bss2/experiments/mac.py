@@ -22,9 +22,8 @@ from ...contract.errors import InvalidValue
 from ...contract.experiment import experiment
 from ...contract.result import ExperimentResult, Metric
 from ..models import DEFAULT_SPEC, MacModel, MacSpec
-from ..types import MacConfig, MacStimulus
+from ..types import MacConfig, MacStimulus, mac_shape, neuron_index
 
-N = g.NEURONS
 SPEC_SOURCE = "spec: hil.bss2.MacSpec"
 NORMALITY_MIN_SAMPLES = 40
 """Fewest repeats ``mac_noise`` takes: below, the chi-square normality test per neuron has too
@@ -82,17 +81,49 @@ def index_list(indices: np.ndarray, most: int = 10) -> str:
     return shown + (f" and {indices.size - most} more" if indices.size > most else "")
 
 
-def _column_weights(rows: slice | int, value: int) -> np.ndarray:
-    """The same weight on the given rows of every column, zero elsewhere."""
-    w = np.zeros((g.MAC_INPUTS, g.MAC_OUTPUTS), np.int8)
-    w[rows] = value
-    return w
+@dataclasses.dataclass(frozen=True)
+class _Device:
+    """The size of one MAC run on the device under test (``info().geometry``): 128 inputs x
+    512 outputs on the chip, fewer on a reduced RTL core; the experiments scale to it."""
 
+    inputs: int
+    outputs: int
+    neurons: np.ndarray
+    """(outputs,) the chip's neuron behind each output (its position: distance to the drivers)."""
 
-def _inputs(rows: slice | int, value: int, batch: int) -> np.ndarray:
-    x = np.zeros((batch, g.MAC_INPUTS), np.uint8)
-    x[:, rows] = value
-    return x
+    @classmethod
+    def of(cls, backend) -> "_Device":
+        geometry = backend.info().geometry
+        return cls(*mac_shape(geometry), neuron_index(geometry))
+
+    def rows(self, rows: int | None, default: int) -> int:
+        """``rows`` (None: ``default``, or every input of a device with fewer), within the device's inputs."""
+        if rows is None:
+            return min(default, self.inputs)
+        if rows > self.inputs:
+            raise InvalidValue("rows", f"{rows} is outside 1..{self.inputs}, the inputs of this device")
+        return rows
+
+    def row(self, row: int) -> int:
+        if row >= self.inputs:
+            raise InvalidValue("row", f"{row} is outside 0..{self.inputs - 1}, the inputs of this device")
+        return row
+
+    def weights(self, rows: slice | int, value: int) -> np.ndarray:
+        """The same weight on the given rows of every column, zero elsewhere."""
+        w = np.zeros((self.inputs, self.outputs), np.int8)
+        w[rows] = value
+        return w
+
+    def vectors(self, rows: slice | int, value: int, batch: int) -> np.ndarray:
+        """``batch`` input vectors with ``value`` on the given rows, zero elsewhere."""
+        x = np.zeros((batch, self.inputs), np.uint8)
+        x[:, rows] = value
+        return x
+
+    def distance(self) -> np.ndarray:
+        """(outputs,) each output's distance from the drivers, 0 (next to them) .. 1 (the edge)."""
+        return np.tile(row_distance(), g.HEMISPHERES)[self.neurons]
 
 
 def _point_variance(spec: MacSpec, repeats: int) -> float:
@@ -170,18 +201,20 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     """
     model = spec.model
     expected = chip_model(spec, backend.info().ideal)
+    device = _Device.of(backend)
+    N, row = device.outputs, device.row(row)
 
     weights = np.arange(-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX + 1)
-    x = _inputs(row, input_value, repeats)
+    x = device.vectors(row, input_value, repeats)
     sweep_w = np.stack([
-        _run(backend, _column_weights(row, int(w)), x, num_sends)
+        _run(backend, device.weights(row, int(w)), x, num_sends)
         for w in tqdm(weights, desc="weight sweep", unit="weight", disable=not progress, leave=False)
-    ])                                                                   # (127, repeats, 512)
+    ])                                                                   # (127, repeats, outputs)
     inputs = np.arange(g.ACTIVATION_MAX + 1)
-    x_in = np.zeros((inputs.size * repeats, g.MAC_INPUTS), np.uint8)
+    x_in = device.vectors(row, 0, inputs.size * repeats)
     x_in[:, row] = np.repeat(inputs, repeats)
-    sweep_x = _run(backend, _column_weights(row, weight_value), x_in, num_sends)
-    sweep_x = sweep_x.reshape(inputs.size, repeats, N)                   # (32, repeats, 512)
+    sweep_x = _run(backend, device.weights(row, weight_value), x_in, num_sends)
+    sweep_x = sweep_x.reshape(inputs.size, repeats, N)                   # (32, repeats, outputs)
 
     # The model's view: z = activation x weight x sends, expected output = gain * z.
     z_w = (input_value * weights * num_sends).astype(np.float64)
@@ -254,10 +287,12 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     params={
         "input_value": (0, g.ACTIVATION_MAX), "weight_value": (-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX),
         "rows": (1, g.MAC_INPUTS), "num_sends": (1, g.NUM_SENDS_MAX), "repeats": (NORMALITY_MIN_SAMPLES, g.MAX_BATCH)})
-def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
+def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: int | None = None,
               num_sends: int = 1, repeats: int = 200, spec: MacSpec = DEFAULT_SPEC,
               progress: bool = False) -> ExperimentResult:
     """The same input vector ``repeats`` times in one run: per-neuron sigma and normality.
+
+    ``rows``: the rows driven; None: the seed's 100 (every row of a device with fewer).
 
     On an ideal chip (``info().ideal``) the model has no noise: every sample must
     equal its noise-free prediction, and there is no spread to test for normality.
@@ -265,9 +300,11 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     model = spec.model
     ideal = backend.info().ideal
     expected = chip_model(spec, ideal)
+    device = _Device.of(backend)
+    N, rows = device.outputs, device.rows(rows, 100)
 
-    w, x = _column_weights(slice(0, rows), weight_value), _inputs(slice(0, rows), input_value, repeats)
-    samples = _run(backend, w, x, num_sends)                                   # (repeats, 512)
+    w, x = device.weights(slice(0, rows), weight_value), device.vectors(slice(0, rows), input_value, repeats)
+    samples = _run(backend, w, x, num_sends)                                   # (repeats, outputs)
     sigma = samples.std(axis=0, ddof=1)
     p = np.array([statistics.discretized_normal_gof(samples[:, n])
                   for n in tqdm(range(N), desc="normality", disable=not progress, leave=False)])
@@ -315,7 +352,7 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
         "rows": (1, g.MAC_INPUTS), "repeats": (2, 1024), "row_input": (1, g.ACTIVATION_MAX),
         "row_weight": (1, g.SIGNED_WEIGHT_MAX), "row_sends": (1, g.NUM_SENDS_MAX),
         "small_input": (1, g.ACTIVATION_MAX), "small_sends": (1, g.NUM_SENDS_MAX)})
-def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21, rows: int = 100,
+def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21, rows: int | None = None,
                       repeats: int = 20, row_input: int = 31, row_weight: int = 63, row_sends: int = 20,
                       small_input: int = 2, small_sends: int = 1, spec: MacSpec = DEFAULT_SPEC,
                       progress: bool = False) -> ExperimentResult:
@@ -327,9 +364,12 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     seed's input, a mean of 0 +- sqrt(noise_max^2 / repeats + 1/12) LSB. A neuron
     whose mean stays below that bound (two-sided, Bonferroni over 512 neurons at
     1e-3) is counted dead; the bound must be under half the model's output, or
-    the input is too small to tell dead from live neurons.
+    the input is too small to tell dead from live neurons. ``rows``: the rows of the
+    neuron spread; None: the seed's 100 (every row of a device with fewer).
     """
     model = chip_model(spec, backend.info().ideal)
+    device = _Device.of(backend)
+    n_in, N, rows = device.inputs, device.outputs, device.rows(rows, 100)
     pred_neuron = float(model.expected_mean(np.full(rows, input_value), np.full((rows, 1), weight_value), 1)[0])
     dead_threshold = statistics.deviation_limit(np.sqrt(_point_variance(spec, repeats)), n_tests=N)
     if dead_threshold >= pred_neuron / 2:
@@ -339,29 +379,29 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     steps = tqdm(total=3, desc="fixed pattern", disable=not progress, leave=False)
 
     # Across neurons: the seed's example.
-    neuron_output = _run(backend, _column_weights(slice(0, rows), weight_value),
-                         _inputs(slice(0, rows), input_value, repeats), 1)
+    neuron_output = _run(backend, device.weights(slice(0, rows), weight_value),
+                         device.vectors(slice(0, rows), input_value, repeats), 1)
     steps.update()
     per_neuron = neuron_output.mean(axis=0)
     neuron_spread = float(per_neuron.std() / abs(per_neuron.mean()))
     dead = np.flatnonzero(per_neuron < dead_threshold)
 
     # Across rows: one-hot inputs, each row (driver) alone on every neuron.
-    x_rows = np.zeros((g.MAC_INPUTS * repeats, g.MAC_INPUTS), np.uint8)
-    x_rows[np.arange(x_rows.shape[0]), np.repeat(np.arange(g.MAC_INPUTS), repeats)] = row_input
-    row_out = _run(backend, _column_weights(slice(None), row_weight), x_rows, row_sends)
+    x_rows = device.vectors(slice(0, 0), 0, n_in * repeats)
+    x_rows[np.arange(x_rows.shape[0]), np.repeat(np.arange(n_in), repeats)] = row_input
+    row_out = _run(backend, device.weights(slice(None), row_weight), x_rows, row_sends)
     steps.update()
-    row_out = row_out.reshape(g.MAC_INPUTS, repeats, N)                   # (rows, repeats, 512)
+    row_out = row_out.reshape(n_in, repeats, N)                           # (rows, repeats, outputs)
     per_row = row_out.mean(axis=(1, 2))
     row_spread = float(per_row.std() / abs(per_row.mean()))
 
     # Distance to the drivers, at a small input on every row.
-    small = _run(backend, _column_weights(slice(None), g.SIGNED_WEIGHT_MAX),
-                 _inputs(slice(None), small_input, repeats), small_sends)
+    small = _run(backend, device.weights(slice(None), g.SIGNED_WEIGHT_MAX),
+                 device.vectors(slice(None), small_input, repeats), small_sends)
     steps.update()
     steps.close()
     per_neuron_small = small.mean(axis=0)
-    distance = np.tile(row_distance(), g.HEMISPHERES)
+    distance = device.distance()
     rel = per_neuron_small / per_neuron_small.mean()
     if rel.std() > 0:
         corr = float(stats.pearsonr(distance, rel).statistic)
@@ -370,8 +410,8 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
         corr, slope = 0.0, 0.0
 
     pred_row = model.expected_mean([row_input], [[row_weight]], row_sends)[0]
-    pred_small = model.expected_mean(np.full(g.MAC_INPUTS, small_input),
-                                     np.full((g.MAC_INPUTS, 1), g.SIGNED_WEIGHT_MAX), small_sends)[0]
+    pred_small = model.expected_mean(np.full(n_in, small_input),
+                                     np.full((n_in, 1), g.SIGNED_WEIGHT_MAX), small_sends)[0]
     metrics = (
         Metric("neuron_spread", neuron_spread, spec.neuron_spread_max, "<=", SPEC_SOURCE,
                detail=f"std / mean over neurons of the mean output at input {input_value} on "
@@ -399,19 +439,19 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
         raw={"neuron_output": neuron_output.astype(np.int8), "row_output": row_out.astype(np.int8),
              "small_output": small.astype(np.int8), "distance": distance},
         prediction={"neuron_output": np.full(N, float(pred_neuron)),
-                    "row_output": np.full(g.MAC_INPUTS, float(pred_row)),
+                    "row_output": np.full(n_in, float(pred_row)),
                     "small_output": np.full(N, float(pred_small))},
         metrics=metrics,
         summary={"neuron_spread": neuron_spread, "row_spread": row_spread, "distance_correlation": corr,
                  "dead_neurons": [int(n) for n in dead], "dead_threshold": dead_threshold},
         # Every vector of a stimulus repeats ``repeats`` times and every column has the same
         # weights: one vector and one column of each rebuild them exactly.
-        stimulus={"neuron_input": _inputs(slice(0, rows), input_value, 1)[0],
-                  "neuron_weights": _column_weights(slice(0, rows), weight_value)[:, 0],
-                  "row_inputs": np.diag(np.full(g.MAC_INPUTS, row_input, np.uint8)),
-                  "row_weights": _column_weights(slice(None), row_weight)[:, 0],
-                  "small_input": _inputs(slice(None), small_input, 1)[0],
-                  "small_weights": _column_weights(slice(None), g.SIGNED_WEIGHT_MAX)[:, 0]},
+        stimulus={"neuron_input": device.vectors(slice(0, rows), input_value, 1)[0],
+                  "neuron_weights": device.weights(slice(0, rows), weight_value)[:, 0],
+                  "row_inputs": np.diag(np.full(n_in, row_input, np.uint8)),
+                  "row_weights": device.weights(slice(None), row_weight)[:, 0],
+                  "small_input": device.vectors(slice(None), small_input, 1)[0],
+                  "small_weights": device.weights(slice(None), g.SIGNED_WEIGHT_MAX)[:, 0]},
         model=spec.record(),
     )
 
@@ -433,9 +473,10 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
     model = spec.model
     ideal = backend.info().ideal
     expected = chip_model(spec, ideal)
+    device = _Device.of(backend)
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, g.ACTIVATION_MAX + 1, (batch, g.MAC_INPUTS))
-    W = rng.integers(-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX + 1, (g.MAC_INPUTS, g.MAC_OUTPUTS))
+    x = rng.integers(0, g.ACTIVATION_MAX + 1, (batch, device.inputs))
+    W = rng.integers(-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX + 1, (device.inputs, device.outputs))
     runs = [_run(backend, W.astype(np.int8), x.astype(np.uint8), num_sends)
             for _ in tqdm(range(2), desc="gain", disable=not progress, leave=False)]
     z = (x @ W * num_sends).astype(np.float64)
@@ -514,10 +555,10 @@ def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: 
     "gain_rel_error", "tau_leak_rel_error", "fit_residual_max", "nominal_rel_error_max", "prediction_mismatches"),
     params={"input_value": (1, g.ACTIVATION_MAX), "weight_value": (1, g.SIGNED_WEIGHT_MAX),
             "rows": (1, g.MAC_INPUTS), "repeats": (2, 1024)})
-def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, rows: int = 128,
+def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, rows: int | None = None,
                        repeats: int = 10, spec: MacSpec = DEFAULT_SPEC, progress: bool = False) -> ExperimentResult:
     """Sweeps ``num_sends`` (1..100) and ``wait_between_events`` (0..4095 cycles) at a fixed input on
-    ``rows`` rows: the residual leak, against the model's effective number of sends.
+    ``rows`` rows (None: every row): the residual leak, against the model's effective number of sends.
 
     Fits the model's gain and leak time constant to the mean output (over repeats and
     neurons) at every point inside the linear range, and judges them against the spec's
@@ -528,8 +569,10 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
     model = spec.model
     ideal = backend.info().ideal
     expected = chip_model(spec, ideal)
-    w = _column_weights(slice(0, rows), weight_value)
-    x = _inputs(slice(0, rows), input_value, repeats)
+    device = _Device.of(backend)
+    N, rows = device.outputs, device.rows(rows, device.inputs)
+    w = device.weights(slice(0, rows), weight_value)
+    x = device.vectors(slice(0, rows), input_value, repeats)
     points = [(s, wt) for s in SENDS_SWEEP for wt in WAIT_SWEEP]
     out = np.stack([_run(backend, w, x, s, wt) for s, wt in tqdm(
         points, desc="sends and wait", disable=not progress, leave=False)])
@@ -603,9 +646,11 @@ def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21
     """
     ideal = backend.info().ideal
     expected = chip_model(spec, ideal)
-    w = _column_weights(row, weight_value)
-    x = _inputs(row, input_value, repeats)
-    out = _run(backend, w, x, num_sends)                                     # (repeats, 512)
+    device = _Device.of(backend)
+    N, row = device.outputs, device.row(row)
+    w = device.weights(row, weight_value)
+    x = device.vectors(row, input_value, repeats)
+    out = _run(backend, w, x, num_sends)                                     # (repeats, outputs)
     per_neuron = out.mean(axis=0)
     mean = float(expected.expected_mean(x[:1], w[:, :1], num_sends)[0, 0])
     exact = int(expected.predict(x[:1], w[:, :1], num_sends)[0, 0])
@@ -623,7 +668,7 @@ def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21
         experiment="bss2.mac_neuron_profile",
         params=dict(input_value=input_value, weight_value=weight_value, row=row, num_sends=num_sends,
                     repeats=repeats),
-        raw={"neuron_output": out.astype(np.int8), "distance": np.tile(row_distance(), g.HEMISPHERES)},
+        raw={"neuron_output": out.astype(np.int8), "distance": device.distance()},
         prediction={"neuron_output": np.full(N, mean)},
         metrics=metrics,
         summary={"output_mean": float(per_neuron.mean())},

@@ -17,6 +17,9 @@ class BlockByBlock:
     def __init__(self, backend):
         self._backend = backend
 
+    def info(self):
+        return self._backend.info()
+
     def configure_and_run(self, config, stimulus):
         return self._backend.configure_and_run(config, stimulus)
 

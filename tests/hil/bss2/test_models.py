@@ -130,9 +130,12 @@ def test_a_per_chip_model_fitted_from_a_measurement():
 def test_fit_refuses_what_it_cannot_use():
     with pytest.raises(InvalidValue, match="fitted from"):
         MacModel().fit(object())
+    with pytest.raises(InvalidValue, match=r"neuron_gain: has shape \(513,\); expected \(outputs,\) with 1..512"):
+        MacModel(neuron_gain=(0.002,) * 513)      # more outputs than the chip has
     with pytest.raises(InvalidValue, match="neuron_gain"):
-        MacModel(neuron_gain=(0.002,) * 10)
+        MacModel(neuron_gain=((0.002,) * 2,) * 2)  # not one gain per output
     with pytest.raises(InvalidValue, match=r"neuron_gain\[3\]"):
         MacModel(neuron_gain=(0.002,) * 3 + (-1.0,) + (0.002,) * 508)
-    with pytest.raises(InvalidValue, match="columns"):
+    with pytest.raises(InvalidValue, match="W: has 1 columns; a per-chip model .* predicts its device's 512 outputs"):
         MacModel(neuron_gain=(0.002,) * 512).predict([1], [[1]])
+    assert MacModel(neuron_gain=(0.002,) * 32).predict([10], np.full((1, 32), 50)).shape == (32,)  # a reduced core

@@ -32,7 +32,7 @@ def test_types_validate_and_cross_the_wire():
     with pytest.raises(InvalidValue, match="levels"):
         CadcRamp(levels=[[1, 2]])
     with pytest.raises(InvalidValue, match="codes"):
-        CadcCodes(codes=np.zeros((4, 511), np.uint8))
+        CadcCodes(codes=np.zeros((4, 513), np.uint8))   # more channels than the chip has
 
 
 def test_emulator_backend_runs_the_cadc_mode():
