@@ -1,0 +1,127 @@
+// cadc.v -- the column ADC (emulator/bss2/cadc.py): a shared ramp and counter,
+// one comparator and latch per channel, a per-channel digital offset.
+//
+// bss2_cadc_ramp (digital, synthesisable): the shared counter. A rising clock
+// edge with start loads ramp_lo and starts the ramp; it then counts up by one
+// per cycle to ramp_hi (signed 10-bit, codes) and stops; done is high for the
+// one cycle after the last count. running: the counter is valid this cycle.
+//
+// bss2_cadc_channel (digital, synthesisable): one channel's latch. start clears
+// the latch to ramp_lo - 1; in every running cycle with cmp (the comparator says
+// input >= ramp) the latch takes the count. The ramp rises, so the latch ends on
+// floor(input) within [ramp_lo - 1, ramp_hi]. code = clamp(latch + offset, 0, 255)
+// with the channel's digital offset (integer codes, -256..255).
+//
+// bss2_cadc (CHANNELS channels): the ramp, one comparator per channel on the
+// channel's analog input x, the latches, and the code map (missing codes).
+//   x = f32(frac + f32(slope * v))   (f32_readout = 1, the emulator's float32 readout)
+//   x = frac + slope * v             (f32_readout = 0, double)
+// v: the neuron's membrane excursion (LSB, double bits); frac, slope: the channel's
+// fixed pattern (float32 values as doubles): offset + slope * baseline =
+// digital offset + frac. The ramp spans ramp_lo..ramp_hi, set by the pattern so
+// that every code 0..255 of every channel is reachable (ramp_lo <= -max offset,
+// ramp_hi >= 255 - min offset); a conversion takes ramp_hi - ramp_lo + 2 cycles.
+// codes[8 n +: 8] = code_map[code of channel n], valid from done on.
+/* verilator lint_off DECLFILENAME */
+
+module bss2_cadc_ramp (
+    input  wire              clk,
+    input  wire              rst_n,
+    input  wire              start,
+    input  wire signed [9:0] ramp_lo,
+    input  wire signed [9:0] ramp_hi,
+    output reg  signed [9:0] count,
+    output reg               running,
+    output reg               done
+);
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            count <= 10'sd0;
+            running <= 1'b0;
+            done <= 1'b0;
+        end else if (start) begin
+            count <= ramp_lo;
+            running <= 1'b1;
+            done <= 1'b0;
+        end else if (running) begin
+            if (count == ramp_hi) begin
+                running <= 1'b0;
+                done <= 1'b1;
+            end else begin
+                count <= count + 10'sd1;
+            end
+        end else begin
+            done <= 1'b0;
+        end
+    end
+endmodule
+
+module bss2_cadc_channel (
+    input  wire              clk,
+    input  wire              start,
+    input  wire              running,
+    input  wire              cmp,
+    input  wire signed [9:0] count,
+    input  wire signed [9:0] ramp_lo,
+    input  wire signed [9:0] offset,
+    output wire [7:0]        code
+);
+    reg signed [10:0] latch;
+    initial latch = 11'sd0;
+    always @(posedge clk) begin
+        if (start) latch <= {ramp_lo[9], ramp_lo} - 11'sd1;
+        else if (running && cmp) latch <= {count[9], count};
+    end
+    wire signed [11:0] sum = {latch[10], latch} + {{2{offset[9]}}, offset};
+    assign code = sum < 12'sd0 ? 8'd0 : (sum > 12'sd255 ? 8'd255 : sum[7:0]);
+endmodule
+
+module bss2_cadc #(
+    parameter CHANNELS = 32
+) (
+    input  wire                    clk,
+    input  wire                    rst_n,
+    input  wire                    start,
+    input  wire signed [9:0]       ramp_lo,
+    input  wire signed [9:0]       ramp_hi,
+    input  wire                    f32_readout,
+    input  wire [64*CHANNELS-1:0]  v,
+    input  wire [64*CHANNELS-1:0]  frac,
+    input  wire [64*CHANNELS-1:0]  slope,
+    input  wire [10*CHANNELS-1:0]  offset,
+    input  wire [8*256-1:0]        code_map,
+    output wire [8*CHANNELS-1:0]   codes,
+    output wire                    done
+);
+    `include "float32.vh"
+    wire signed [9:0] count;
+    wire running;
+    bss2_cadc_ramp ramp (.clk(clk), .rst_n(rst_n), .start(start), .ramp_lo(ramp_lo),
+                         .ramp_hi(ramp_hi), .count(count), .running(running), .done(done));
+    real level;
+    integer count_int;
+    always @* begin
+        count_int = count;  // sign-extended: count is signed
+        level = $itor(count_int);
+    end
+
+    genvar n;
+    generate
+        for (n = 0; n < CHANNELS; n = n + 1) begin : channel
+            real x;
+            always @*
+                if (f32_readout)
+                    x = f32($bitstoreal(frac[64*n +: 64])
+                            + f32($bitstoreal(slope[64*n +: 64]) * $bitstoreal(v[64*n +: 64])));
+                else
+                    x = $bitstoreal(frac[64*n +: 64])
+                        + $bitstoreal(slope[64*n +: 64]) * $bitstoreal(v[64*n +: 64]);
+            wire cmp = x >= level;
+            wire [7:0] code;
+            bss2_cadc_channel ch (.clk(clk), .start(start), .running(running), .cmp(cmp),
+                                  .count(count), .ramp_lo(ramp_lo), .offset(offset[10*n +: 10]),
+                                  .code(code));
+            assign codes[8*n +: 8] = code_map[8*code +: 8];
+        end
+    endgenerate
+endmodule
