@@ -3,6 +3,8 @@
     pytest                                   # the embedded default: the emulated chip
     pytest --backend emulator --serial EMU-0042
     pytest --backend board                   # virtual boards (`hil serve` processes) over TCP + pyvisa
+    pytest --backend rtl                     # the Verilog models in Icarus Verilog (a reduced core)
+    pytest --backend rtl --simulator verilator
     pytest --backend board --board bench-1   # a board of the inventory, by name ...
     pytest --backend board --board TCPIP::10.0.0.5::5025::SOCKET    # ... or by resource
     pytest -n 4 --backend board --boards inventory.toml   # each xdist worker leases its own board
@@ -35,6 +37,8 @@ def pytest_addoption(parser):
     group.addoption("--boards", default=None, metavar="FILE",
                     help="board backend: an inventory of boards (TOML, docs/boards.md); each session "
                          "(each pytest-xdist worker) leases a free board of it")
+    group.addoption("--simulator", default=None, choices=("icarus", "verilator"),
+                    help="rtl backend: the simulator (default: icarus)")
     group.addoption("--results", default=None,
                     help="results store the suites save their runs in (default: a temporary one)")
 
@@ -56,6 +60,16 @@ def _options(config, **extra) -> dict:
         opts["serial"] = serial
     opts.update(extra)
     return opts
+
+
+def _backend_options(config) -> dict:
+    """Options of the selected backend itself, given to every device it opens (not choices of a test)."""
+    simulator = config.getoption("--simulator")
+    if simulator is not None:
+        if config.getoption("--backend") != "rtl":
+            raise pytest.UsageError("--simulator selects the rtl backend's simulator; use it with --backend rtl")
+        return {"simulator": simulator}
+    return {}
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +109,7 @@ def open_backend(pytestconfig, backend_name):
                 b = hil.backend.open("board", resource=proc.resource)
         else:
             try:
-                b = hil.backend.open(backend_name, **options)
+                b = hil.backend.open(backend_name, **options, **_backend_options(pytestconfig))
             except (Unsupported, TypeError) as exc:
                 pytest.skip(f"the {backend_name} backend cannot open with {sorted(options)}: {exc}")
         opened.append(b)
@@ -114,6 +128,29 @@ def open_backend(pytestconfig, backend_name):
 def backend(open_backend):
     """The device under test (session-wide; its run counter advances across tests)."""
     return open_backend()
+
+
+@pytest.fixture(scope="session")
+def mac_shape(backend) -> tuple[int, int]:
+    """(inputs, outputs) of one MAC run on the device under test: (128, 512) on the chip, less on
+    a reduced RTL core."""
+    from hil.bss2.types import mac_shape
+
+    return mac_shape(backend.info().geometry)
+
+
+@pytest.fixture(scope="session")
+def require_mode(backend):
+    """``require_mode("cadc")`` skips the test, with the reason, where the device under test
+    does not run that mode by design (its declared ``info().modes``): suites never name a
+    backend to skip it."""
+
+    def check(mode: str) -> None:
+        modes = backend.info().modes
+        if mode not in modes:
+            pytest.skip(f"{backend!r} does not run the {mode!r} mode (it runs {list(modes)})")
+
+    return check
 
 
 @pytest.fixture(scope="session")

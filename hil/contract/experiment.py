@@ -160,7 +160,8 @@ def context(backend, started: str, first_run: int | None = None) -> RunContext:
                       finished=now(), ideal=i.ideal, faults=i.faults, software_commit=software_commit(),
                       run_counter_first=first_run if stop is not None else None,
                       run_counter_stop=stop if first_run is not None else None,
-                      run_counter_kind=getattr(backend, "run_counter_kind", "") if first_run is not None else "")
+                      run_counter_kind=getattr(backend, "run_counter_kind", "") if first_run is not None else "",
+                      geometry=dict(i.geometry))
 
 
 def run_counter(backend) -> int | None:

@@ -138,12 +138,18 @@ class RunContext:
     run_counter_kind: str = ""
     """'chip' (the device's own counter) or 'client' (counted by the backend since it opened),
     '' where unknown."""
+    geometry: dict | None = None
+    """The device's geometry (:attr:`hil.backend.DeviceInfo.geometry`): the size of its runs,
+    e.g. an RTL simulation's reduced core. None in runs stored before it was recorded."""
 
     @property
     def device(self) -> str:
         """The device as ``hil fidelity --device`` names it: 'emulator:EMU-0042',
-        'emulator:EMU-0042:ideal', 'board:BSS2-0001'."""
-        return f"{self.backend}:{self.serial}" + (":ideal" if self.ideal else "")
+        'emulator:EMU-0042:ideal', 'emulator:EMU-0042:core=32x32x1' (on an RTL core's size),
+        'board:BSS2-0001', 'rtl:EMU-0042'."""
+        core = (self.geometry or {}).get("core") if self.backend == "emulator" else None
+        return f"{self.backend}:{self.serial}" + (":ideal" if self.ideal else "") + \
+            (f":core={core['rows']}x{core['columns']}x{core['hemispheres']}" if core else "")
 
 
 @dataclass(frozen=True)

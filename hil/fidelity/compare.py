@@ -17,6 +17,7 @@ from ..contract import backend as backends
 from ..contract.errors import InvalidValue, RigError, Unsupported
 from ..contract.result import ExperimentResult
 from ..results.jsonable import to_json_value
+from ..rtl.geometry import RtlGeometry
 from .devices import Device
 
 DEFAULT_MODEL_RUNS = 4
@@ -214,21 +215,28 @@ def _compare_one(name: str, entries: list[Entry], model_runs: int, inventory) ->
             raise InvalidValue("--runs", f"{name}: {e.device} ran with {_identity(e.result)}, "
                                          f"{entries[0].device} with {_identity(first)}; a comparison needs "
                                          "the same parameters, model and spec")
+    # The size of the runs: an RTL core's, or the whole chip's (None, also for runs that predate it).
+    cores = {e.device: RtlGeometry.from_info(e.result.context.geometry) for e in entries}
+    core = cores[entries[0].device]
+    if any(c != core for c in cores.values()):
+        raise InvalidValue("--runs", f"{name}: the runs are of devices of different sizes ({cores}); compare an "
+                                     "RTL core with the emulator on that core (emulator:SERIAL:core=...)")
     devices = [e.device for e in entries]
     if len(set(devices)) != len(devices):
         raise InvalidValue("--runs", f"{name}: more than one run of the same device: {devices}")
     spec = MacSpec.from_record(first.model) if first.model.get("spec", {}).get("class") == "hil.bss2.MacSpec" else None
     kwargs = dict(first.params, **({"spec": spec} if spec is not None else {}))
-    model = _on_model(name, kwargs, spec, [dict(seed=k) for k in range(model_runs)])
-    ideal = _on_model(name, kwargs, spec, [dict(ideal=True)]) if any(e.result.context.ideal for e in entries) else ()
+    model = _on_model(name, kwargs, spec, [dict(seed=k, geometry=core) for k in range(model_runs)])
+    ideal = _on_model(name, kwargs, spec, [dict(ideal=True, geometry=core)]) \
+        if any(e.result.context.ideal for e in entries) else ()
     ideal_run = ideal[0] if ideal else None
     rows = tuple(_row(m.name, m.unit, entries, model, ideal_run) for m in first.metrics)
     checks = []
     for e in entries:
         if e.result.context.ideal:
             checks.append(ideal_check(e))
-        if e.result.context.backend == "board":
-            checks.append(board_check(e, kwargs))
+        if e.result.context.backend in REPLAYED:
+            checks.append(replay_check(e, kwargs))
     return ExperimentComparison(name, first.params, tuple(entries), tuple(model), ideal_run, rows,
                                 tuple(c for c in checks if c is not None))
 
@@ -308,21 +316,30 @@ def ideal_check(e: Entry) -> Check | None:
                  mismatched, detail="compared: " + ", ".join(keys))
 
 
-def board_check(e: Entry, kwargs: dict) -> Check:
-    """A board's run against the emulator of its serial replayed at the same run counter: every
-    raw array equal, value for value (the virtual board's chip is that emulator)."""
+REPLAYED = {"board": "board", "rtl": "RTL"}
+"""Backends whose runs the emulator of the same serial must reproduce exactly, and their names
+in a check: a virtual board's chip is that emulator, and the RTL models are that chip."""
+
+
+def replay_check(e: Entry, kwargs: dict) -> Check:
+    """A board's or an RTL simulation's run against the emulator of its serial replayed at the same
+    run counter (on an RTL run, restricted to its reduced core): every raw array equal, value
+    for value."""
     c = e.result.context
+    core = RtlGeometry.from_info(c.geometry)
+    title = f"{REPLAYED[c.backend]} = emulator at the same run counter"
     reference = f"emulator:{c.serial}" + (":ideal" if c.ideal else "") + \
+        (f" on the {core.rows} x {core.neurons} core" if core is not None else "") + \
         (f" from run {c.run_counter_first}" if c.run_counter_first is not None else "")
     if c.run_counter_first is None:
-        return Check("board = emulator at the same run counter", e.device, reference, 0, 0,
+        return Check(title, e.device, reference, 0, 0,
                      detail="the run did not record its run counter (result format 1)")
     try:
-        with backends.open("emulator", serial=c.serial, ideal=bool(c.ideal), first_run=c.run_counter_first) as emu:
+        with backends.open("emulator", serial=c.serial, ideal=bool(c.ideal), first_run=c.run_counter_first,
+                           geometry=core) as emu:
             replay = experiments.run(e.result.experiment, emu, **kwargs)
     except RigError as exc:
-        return Check("board = emulator at the same run counter", e.device, reference, 0, 0,
-                     detail=f"the emulator could not replay it: {exc}")
+        return Check(title, e.device, reference, 0, 0, detail=f"the emulator could not replay it: {exc}")
     compared = mismatched = 0
     for k, a in e.result.raw.items():
         b = replay.raw.get(k)
@@ -333,11 +350,11 @@ def board_check(e: Entry, kwargs: dict) -> Check:
         mismatched += int(np.count_nonzero(~((np.asarray(a) == b) | (np.isnan(a) & np.isnan(b))
                                              if np.asarray(a).dtype.kind == "f" else np.asarray(a) == b)))
     runs = (replay.context.run_counter_first, replay.context.run_counter_stop)
-    return Check("board = emulator at the same run counter", e.device, reference, compared, mismatched,
+    return Check(title, e.device, reference, compared, mismatched,
                  detail=f"raw arrays {', '.join(sorted(e.result.raw))}; emulator runs {runs[0]}..{runs[1] - 1}, "
-                        f"board runs {c.run_counter_first}..{c.run_counter_stop - 1} (counted "
+                        f"{REPLAYED[c.backend]} runs {c.run_counter_first}..{c.run_counter_stop - 1} (counted "
                         f"{c.run_counter_kind or 'unknown'})")
 
 
 __all__ = ["Check", "DEFAULT_MODEL_RUNS", "Entry", "ExperimentComparison", "Fidelity", "MetricRow", "Value",
-           "board_check", "compare", "exact_mismatches", "ideal_check"]
+           "compare", "exact_mismatches", "ideal_check", "replay_check"]

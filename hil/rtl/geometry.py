@@ -43,6 +43,25 @@ class RtlGeometry:
         j = np.arange(self.neurons, dtype=np.int64)
         return (j // self.columns) * g.COLUMNS_PER_HEMISPHERE + j % self.columns
 
+    def as_dict(self) -> dict:
+        """rows, columns, hemispheres (``RtlGeometry(**d)`` gives it back)."""
+        return {"rows": self.rows, "columns": self.columns, "hemispheres": self.hemispheres}
+
+    def as_info(self, *, max_batch: int) -> dict:
+        """The core as :attr:`hil.backend.DeviceInfo.geometry` states it (the keys the chip's
+        geometry has, for this core), with ``neuron_index``: the chip's neuron of each output."""
+        return {"hemispheres": self.hemispheres, "rows_per_hemisphere": 2 * self.rows,
+                "columns_per_hemisphere": self.columns, "drivers_per_hemisphere": self.rows,
+                "neurons": self.neurons, "mac_inputs": self.rows, "mac_outputs": self.neurons,
+                "max_batch": int(max_batch), "core": self.as_dict(),
+                "neuron_index": [int(n) for n in self.neuron_index()]}
+
+    @classmethod
+    def from_info(cls, geometry: dict | None) -> "RtlGeometry | None":
+        """The core a device's geometry names (``as_info``); None for the whole chip's."""
+        core = (geometry or {}).get("core")
+        return cls(**core) if core is not None else None
+
     def parameters(self) -> dict:
         """The Verilog parameters of ``bss2_chip`` for this geometry."""
         return {"ROWS": self.rows, "COLUMNS": self.columns, "HEMISPHERES": self.hemispheres}

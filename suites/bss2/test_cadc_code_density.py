@@ -9,6 +9,11 @@ import hil.experiment
 from emulator.bss2 import Faults
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _runs_the_cadc_mode(require_mode):
+    require_mode("cadc")
+
+
 @pytest.fixture(scope="module")
 def density(backend, results_store):
     return hil.experiment.run("bss2.cadc_code_density", backend, store=results_store)

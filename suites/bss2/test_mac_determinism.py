@@ -4,12 +4,18 @@ import numpy as np
 import hil
 from hil.bss2 import DEFAULT_SPEC, MacModel
 
-rng = np.random.default_rng(7)
-X = rng.integers(0, 32, (16, 128))
-W = rng.integers(-63, 64, (128, 512))
+
+def _operands(backend):
+    """16 random vectors and weights of one run of the device (fixed seed)."""
+    from hil.bss2.types import mac_shape
+
+    inputs, outputs = mac_shape(backend.info().geometry)
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 32, (16, inputs)), rng.integers(-63, 64, (inputs, outputs))
 
 
 def _sequence(backend):
+    X, W = _operands(backend)
     return [hil.bss2.mac(backend, X, W) for _ in range(3)]
 
 
@@ -42,6 +48,7 @@ def test_noise_does_not_depend_on_batch_size(open_backend):
     """Sample k of a run reads the same whether the run holds 16 vectors or 1."""
     full = open_backend(serial="EMU-DET-3")
     single = open_backend(serial="EMU-DET-3")
+    X, W = _operands(full)
     cfg = hil.bss2.MacConfig(weights=W.astype(np.int8))
     full.configure(cfg)
     single.configure(cfg)

@@ -122,3 +122,18 @@ def test_an_ideal_chip_with_a_fault_fails_the_ideal_check():
     (np.zeros((2, 3)), np.zeros(4), (0, 0))])
 def test_exact_mismatches_broadcast(a, b, expected):
     assert exact_mismatches(a, b) == expected
+
+
+def test_runs_of_different_sizes_are_refused_and_cores_compare_with_their_model(three):
+    _, store = three
+    core = fidelity.parse_device("emulator:EMU-0042:core=16x8x2")
+    with core.open() as b:
+        hil.experiment.run("bss2.mac_neuron_profile", b, store=store)
+    small = store.last_run_id
+    whole = store.runs(experiment="bss2.mac_neuron_profile", ideal=False, backend="emulator")[-1].run_id
+    with pytest.raises(InvalidValue, match="different sizes"):
+        fidelity.compare(["bss2.mac_neuron_profile"], runs=[whole, small], store=store, model_runs=0)
+    f = fidelity.compare(["bss2.mac_neuron_profile"], runs=[small], store=store, model_runs=2)
+    [cmp] = f.experiments
+    # The model ran on the core's 16 outputs too: its profile has their size.
+    assert len(cmp.model_runs) == 2 and all(m.raw["neuron_output"].shape[1] == 16 for m in cmp.model_runs)
