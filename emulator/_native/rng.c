@@ -137,9 +137,10 @@ void bss2_normal_fill(uint64_t key, uint64_t word0, int64_t n, double *out) {
     hil_fp_leave(fp);
 }
 
-void hil_normal_pairs(uint64_t key, uint64_t c0, int n, float *restrict out1, float *restrict out2) {
+void hil_normal_pairs(uint64_t key, uint64_t c0, uint64_t stride, int n, float *restrict out1,
+                      float *restrict out2) {
     for (int j = 0; j < n; j++) {
-        const uint64_t bits = counter_bits(key, c0 + (uint64_t)j);
+        const uint64_t bits = counter_bits(key, c0 + (uint64_t)j * stride);
         out1[j] = normal_from_bits((uint32_t)(bits >> 32));
         out2[j] = normal_from_bits((uint32_t)bits);
     }
@@ -224,15 +225,15 @@ TARGET_V3 static void bits_to_normal_v3(const uint32_t *u, int64_t n, float *out
     for (; j < n; j++) out[j] = normal_from_bits(u[j]);
 }
 
-TARGET_V3 void hil_normal_pairs_v3(uint64_t key, uint64_t c0, int n, float *restrict out1,
-                                   float *restrict out2) {
+TARGET_V3 void hil_normal_pairs_v3(uint64_t key, uint64_t c0, uint64_t stride, int n,
+                                   float *restrict out1, float *restrict out2) {
     __m256 c[NORMAL_DEGREE + 1];
     for (int d = 0; d <= NORMAL_DEGREE; d++) c[d] = _mm256_load_ps(hil_normal_poly[d]);
-    const __m256i step = _mm256_set1_epi64x((long long)(8 * RNG_GOLDEN));
-    __m256i za = _mm256_set_epi64x(
-        (long long)(key + (c0 + 3) * RNG_GOLDEN), (long long)(key + (c0 + 2) * RNG_GOLDEN),
-        (long long)(key + (c0 + 1) * RNG_GOLDEN), (long long)(key + c0 * RNG_GOLDEN));
-    __m256i zb = _mm256_add_epi64(za, _mm256_set1_epi64x((long long)(4 * RNG_GOLDEN)));
+    const uint64_t g = stride * RNG_GOLDEN, k0 = key + c0 * RNG_GOLDEN; /* counter c0 + l * stride */
+    const __m256i step = _mm256_set1_epi64x((long long)(8 * g));
+    __m256i za = _mm256_set_epi64x((long long)(k0 + 3 * g), (long long)(k0 + 2 * g),
+                                   (long long)(k0 + g), (long long)k0);
+    __m256i zb = _mm256_add_epi64(za, _mm256_set1_epi64x((long long)(4 * g)));
     for (int j = 0; j < n; j += 8) { /* n is a multiple of 8 */
         const __m256 a = _mm256_castsi256_ps(mix64_v3(za)), b = _mm256_castsi256_ps(mix64_v3(zb));
         za = _mm256_add_epi64(za, step);

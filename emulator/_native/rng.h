@@ -43,14 +43,15 @@ void bss2_normal_coefficients(float *out);
 /* normal_poly[k][o]: c_k of segment o (see rng.c). */
 HIL_INTERNAL extern const float hil_normal_poly[NORMAL_DEGREE + 1][NORMAL_SEGMENTS] ALIGN64;
 
-/* The deviates of the draws at counters c0 .. c0+n-1 of stream `key`: out1[j] from
- * the high half of draw c0 + j, out2[j] from its low half. The baseline code
- * path; the _v3 one (n a multiple of 8) gives the same values. */
-HIL_INTERNAL void hil_normal_pairs(uint64_t key, uint64_t c0, int n, float *restrict out1,
-                                   float *restrict out2);
+/* The deviates of the draws at counters c0, c0 + stride, ..., c0 + (n-1) * stride of
+ * stream `key`: out1[j] from the high half of draw c0 + j * stride, out2[j] from its
+ * low half (stride 1: a sample's neurons; BSS2_COUNTER_NEURONS: one neuron's samples).
+ * The baseline code path; the _v3 one (n a multiple of 8) gives the same values. */
+HIL_INTERNAL void hil_normal_pairs(uint64_t key, uint64_t c0, uint64_t stride, int n,
+                                   float *restrict out1, float *restrict out2);
 
 #if HIL_X86_DISPATCH
-TARGET_V3 HIL_INTERNAL void hil_normal_pairs_v3(uint64_t key, uint64_t c0, int n,
+TARGET_V3 HIL_INTERNAL void hil_normal_pairs_v3(uint64_t key, uint64_t c0, uint64_t stride, int n,
                                                 float *restrict out1, float *restrict out2);
 
 /* The same with AVX-512, inline so that a caller (the bss2 readout) can take the
@@ -99,27 +100,38 @@ TARGET_V4 ALWAYS_INLINE __m512i mix64_v4(__m512i z, __m512i m1, __m512i m2) {
     return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
 }
 
-/* The pairs of deviates of counters c0, c0+1, ... of stream `key`, 16 counters a
- * step: normal_pairs_init_v4, then normal_pairs_next_v4 once per 16 counters. */
+/* The pairs of deviates of counters c0, c0 + stride, c0 + 2 * stride, ... of stream
+ * `key`, 16 counters a step: normal_pairs_init_v4 (the constants and the stride),
+ * normal_pairs_seek_v4 (the first counter; again for every new run of counters),
+ * then normal_pairs_next_v4 once per 16 counters. */
 typedef struct {
     normal_consts_v4 k;
     __m512i m1, m2, step, odd, even;
-    __m512i za, zb; /* key + c * RNG_GOLDEN of the next 16 counters: c0..c0+7, c0+8..c0+15 */
+    __m512i lane, half; /* l * stride * RNG_GOLDEN of lanes l = 0..7; 8 * stride * RNG_GOLDEN */
+    uint64_t key;
+    __m512i za, zb; /* key + c * RNG_GOLDEN of the next 16 counters (8 lanes each) */
 } normal_pairs_v4;
 
-TARGET_V4 ALWAYS_INLINE void normal_pairs_init_v4(normal_pairs_v4 *st, uint64_t key, uint64_t c0) {
+TARGET_V4 ALWAYS_INLINE void normal_pairs_seek_v4(normal_pairs_v4 *st, uint64_t c0) {
+    /* key + (c0 + l * stride) * G, modulo 2^64, as (key + c0 * G) + l * stride * G */
+    st->za = _mm512_add_epi64(_mm512_set1_epi64((long long)(st->key + c0 * RNG_GOLDEN)), st->lane);
+    st->zb = _mm512_add_epi64(st->za, st->half);
+}
+
+TARGET_V4 ALWAYS_INLINE void normal_pairs_init_v4(normal_pairs_v4 *st, uint64_t key, uint64_t stride) {
     normal_consts_init_v4(&st->k);
+    const uint64_t g = stride * RNG_GOLDEN;
     st->m1 = _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9ULL);
     st->m2 = _mm512_set1_epi64((long long)0x94d049bb133111ebULL);
-    st->step = _mm512_set1_epi64((long long)(16 * RNG_GOLDEN));
+    st->step = _mm512_set1_epi64((long long)(16 * g));
     st->odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     st->even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    st->za = _mm512_set_epi64(
-        (long long)(key + (c0 + 7) * RNG_GOLDEN), (long long)(key + (c0 + 6) * RNG_GOLDEN),
-        (long long)(key + (c0 + 5) * RNG_GOLDEN), (long long)(key + (c0 + 4) * RNG_GOLDEN),
-        (long long)(key + (c0 + 3) * RNG_GOLDEN), (long long)(key + (c0 + 2) * RNG_GOLDEN),
-        (long long)(key + (c0 + 1) * RNG_GOLDEN), (long long)(key + c0 * RNG_GOLDEN));
-    st->zb = _mm512_add_epi64(st->za, _mm512_set1_epi64((long long)(8 * RNG_GOLDEN)));
+    st->lane = _mm512_set_epi64((long long)(7 * g), (long long)(6 * g), (long long)(5 * g),
+                                (long long)(4 * g), (long long)(3 * g), (long long)(2 * g),
+                                (long long)g, 0);
+    st->half = _mm512_set1_epi64((long long)(8 * g));
+    st->key = key;
+    normal_pairs_seek_v4(st, 0);
 }
 
 TARGET_V4 ALWAYS_INLINE void normal_pairs_next_v4(normal_pairs_v4 *st, __m512 *out1, __m512 *out2) {

@@ -33,6 +33,8 @@ _WEIGHT_TABLES_KEPT = 16
 enough for the blocks of a few layers of a network run one after the other."""
 _PULSE_TABLES_KEPT = 8
 """Pulse tables of explicitly given driver trims a chip keeps (32 KiB each)."""
+_POINTERS_KEPT = 64
+"""C pointers to kept tables a chip's readout keeps (all dropped when full)."""
 
 
 class VirtualChip:
@@ -113,23 +115,25 @@ class VirtualChip:
         table.setflags(write=False)
         self._weight_tables[key] = (np.ascontiguousarray(block[:rows, :cols]), table)
         if len(self._weight_tables) > _WEIGHT_TABLES_KEPT:
-            self._weight_tables.popitem(last=False)
+            _, (_, dropped) = self._weight_tables.popitem(last=False)
+            self._readout.forget(dropped)
         return table
 
     def _pulse_table(self, trims: np.ndarray | None) -> np.ndarray:
         """The (2, 128, 32) float32 pulse tables of these (2, 128) trims (None: the calibrated ones), kept."""
         key = b"" if trims is None else trims.tobytes()
         table = self._pulse_tables.get(key)
-        if table is None:
-            if trims is None:
-                trims = self.calibrated_driver_trims()
-            table = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
-            table.setflags(write=False)
-            self._pulse_tables[key] = table
-            if len(self._pulse_tables) > _PULSE_TABLES_KEPT:
-                # the calibrated table (key b"") is the one every plain configuration uses: keep it
-                old = next(k for k in self._pulse_tables if k != b"")
-                del self._pulse_tables[old]
+        if table is not None:
+            return table
+        if trims is None:
+            trims = self.calibrated_driver_trims()
+        table = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
+        table.setflags(write=False)
+        self._pulse_tables[key] = table
+        if len(self._pulse_tables) > _PULSE_TABLES_KEPT:
+            # the calibrated table (key b"") is the one every plain configuration uses: keep it
+            old = next(k for k in self._pulse_tables if k != b"")
+            self._readout.forget(self._pulse_tables.pop(old))
         return table
 
     @property
@@ -185,8 +189,12 @@ class VirtualChip:
         W = _exact(W, "W", np.int8, (None, None))
         rows, cols = W.shape
         x = _exact(x, "x", np.uint8, (None, rows))
-        tables = [self._weight_table(W, r0, min(r0 + g.MAC_INPUTS, rows), c0, min(c0 + g.MAC_OUTPUTS, cols), "W")
-                  for r0 in range(0, rows, g.MAC_INPUTS) for c0 in range(0, cols, g.MAC_OUTPUTS)]
+        if rows <= g.MAC_INPUTS and cols <= g.MAC_OUTPUTS:  # one block (most calls)
+            tables = [self._weight_table(W, 0, rows, 0, cols, "W")]
+        else:
+            tables = [self._weight_table(W, r0, min(r0 + g.MAC_INPUTS, rows), c0, min(c0 + g.MAC_OUTPUTS, cols),
+                                         "W")
+                      for r0 in range(0, rows, g.MAC_INPUTS) for c0 in range(0, cols, g.MAC_OUTPUTS)]
         pulses = self._pulse_table(None)
         scale = self._readout.scale_table(self.pattern, num_sends, wait_between_events)
         batch = x.shape[0]
@@ -195,6 +203,9 @@ class VirtualChip:
         self.run_counter += len(tables) * pieces
         self._weights, self._pulses = tables[-1], pulses
         out = np.empty((batch, cols), np.int64)
+        if pieces == 1:
+            self._readout.product(tables, pulses, x, W.shape, scale, self.seed, run0, 1, out)
+            return out
         for k, b0 in enumerate(range(0, batch, g.MAX_BATCH)):
             b1 = min(b0 + g.MAX_BATCH, batch)
             # piece k of block j is run run0 + j * pieces + k: the blocks nest outside the pieces
@@ -296,6 +307,7 @@ class _Readout:
             setattr(s, k, _ptr("int32_t[]" if v.dtype == np.int32 else "float[]", v, v.size))
         self.struct = s
         self._scales = {}
+        self._ptrs = {}  # id(table) -> (table, its C pointer): the kept tables' pointers
 
     def scale_table(self, pattern, num_sends: int, wait_between_events: int) -> np.ndarray:
         """(129,) LSB per weight unit of a sample with 0..128 events in one send.
@@ -309,7 +321,10 @@ class _Readout:
             events = np.arange(g.MAC_INPUTS + 1)
             sends = neuron.effective_sends(events, num_sends, wait_between_events, pattern.tau_leak)
             table = np.ascontiguousarray(pattern.gain * sends, dtype=np.float64)
+            table.setflags(write=False)
             if len(self._scales) >= 64:
+                for old in self._scales.values():
+                    self.forget(old)
                 self._scales.clear()
             self._scales[k] = table
         return table
@@ -339,14 +354,33 @@ class _Readout:
         weight blocks ``tables`` (row block outer) of a (rows, cols) matrix, into the
         contiguous int64 ``out`` (batch, cols); block k is the run run0 + k * run_stride."""
         batch, (rows, cols) = x.shape[0], shape
-        keep = [_ptr("float[]", t, g.MAC_INPUTS * g.NEURONS) for t in tables]
-        weights = ffi.new("float *[]", keep)
+        weights = ffi.new("float *[]", [self._table_ptr(t) for t in tables])
         bad = ffi.new("int64_t[2]")
         status = lib.bss2_mac_product(
-            self.struct, weights, len(keep), self._pulses_ptr(pulses), self._scale_ptr(scale),
-            _ptr("uint8_t[]", x, batch * rows), batch, rows, cols, seed, run0, run_stride,
-            _ptr("int64_t[]", out, batch * cols), bad)
-        _check_status(status, bad, "x", x)
+            self.struct, weights, len(tables), self._table_ptr(pulses, self._pulses_ptr),
+            self._table_ptr(scale, self._scale_ptr), _ptr("uint8_t[]", x, batch * rows), batch, rows, cols,
+            seed, run0, run_stride, _ptr("int64_t[]", out, batch * cols), bad)
+        if status:
+            _check_status(status, bad, "x", x)
+
+    def forget(self, table: np.ndarray) -> None:
+        """Drops the pointer to a table the chip no longer keeps (so the table is freed)."""
+        kept = self._ptrs.get(id(table))
+        if kept is not None and kept[0] is table:
+            del self._ptrs[id(table)]
+
+    def _table_ptr(self, table: np.ndarray, make=None):
+        """The C pointer to a read-only table the chip keeps (weights by default, or ``make(table)``),
+        made once per table: the pointer holds the table, so its id stays its own while kept."""
+        kept = self._ptrs.get(id(table))
+        if kept is None or kept[0] is not table:
+            if table.flags.writeable:  # pragma: no cover - every kept table is read-only
+                raise RuntimeError("only read-only tables are kept")
+            if len(self._ptrs) >= _POINTERS_KEPT:
+                self._ptrs.clear()
+            ptr = make(table) if make is not None else _ptr("float[]", table, g.MAC_INPUTS * g.NEURONS)
+            kept = self._ptrs[id(table)] = (table, ptr)
+        return kept[1]
 
     @staticmethod
     def _pulses_ptr(pulses: np.ndarray):
@@ -427,11 +461,20 @@ def _exact(a, field: str, dtype, shape: tuple) -> np.ndarray:
         raise InvalidInput(field, f"expected a {_shape_text(shape)} {np.dtype(dtype).name} array, "
                            f"got {_describe(a)}")
     c = a if type(a) is np.ndarray and a.flags.c_contiguous else np.ascontiguousarray(a)
-    if type(c) is not np.ndarray or c.dtype != dtype or c.ndim != len(shape) \
-            or any(n < 1 or (s is not None and s != n) for s, n in zip(shape, c.shape)):
+    if type(c) is not np.ndarray or c.dtype != dtype or not _shape_fits(shape, c.shape):
         raise InvalidInput(field, f"expected a {_shape_text(shape)} {np.dtype(dtype).name} array, "
                            f"got {_describe(c)}")
     return c
+
+
+def _shape_fits(shape: tuple, actual: tuple) -> bool:
+    """``actual`` has the dimensions of ``shape``, each >= 1 and equal to it where it is not None."""
+    if len(actual) != len(shape):
+        return False
+    for s, n in zip(shape, actual):
+        if n < 1 or (s is not None and s != n):
+            return False
+    return True
 
 
 def _shape_text(shape: tuple) -> str:

@@ -30,7 +30,7 @@ def mac(backend, x, W, num_sends: int = 1, wait_between_events: int = 5) -> np.n
     reduced RTL core) and per ``max_batch`` vectors, then ``run`` for the further
     pieces of the batch. Both give the same results: the same runs, in the same order.
     """
-    one_vector = np.ndim(x) == 1
+    one_vector = (x.ndim if type(x) is np.ndarray else np.ndim(x)) == 1
     x, W, num_sends, wait_between_events = matmul_operands(x, W, num_sends, wait_between_events)
     product = getattr(backend, "mac_product", None)
     if product is not None:

@@ -180,7 +180,8 @@ def matmul_operands(x, W, num_sends: int, wait_between_events: int) -> tuple[np.
     x = validation.integer_array("x", x, lo=0, hi=g.ACTIVATION_MAX, dtype=np.uint8, ndim=(1, 2))
     W = validation.integer_array("W", W, lo=-g.SIGNED_WEIGHT_MAX, hi=g.SIGNED_WEIGHT_MAX,
                                  dtype=np.int8, ndim=2)
-    x = np.atleast_2d(x)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
     if x.shape[1] != W.shape[0]:
         raise InvalidValue("x", f"has {x.shape[1]} rows per vector but W has {W.shape[0]} rows; they must match")
     num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)

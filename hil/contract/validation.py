@@ -24,6 +24,8 @@ _C_SOURCES = {np.dtype(t): k for ts, k in (
     ((np.uint8, np.uint16, np.uint32, np.uint64), lib.HIL_KIND_UNSIGNED),
     ((np.float32, np.float64), lib.HIL_KIND_FLOAT)) for t in ts}
 _C_TARGETS = {np.dtype(np.int8): (-128, 127), np.dtype(np.uint8): (0, 255)}
+_DTYPES = {t: np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16)}
+"""np.dtype of the result types callers pass, looked up rather than constructed."""
 """One-byte result dtypes the C pass writes, with the values they hold."""
 _FAULTS = ((lib.HIL_BAD_NOT_FINITE, 0), (lib.HIL_BAD_NOT_INTEGER, 1), (lib.HIL_BAD_RANGE, 2))
 """hil_narrow8's fault bits with their slots, in the order they are reported."""
@@ -43,12 +45,16 @@ def integer_array(field: str, value, *, lo: int, hi: int, dtype, shape=None, ndi
     infinities are reported first, then fractions, then values out of range, each
     at its first (C-order) index.
     """
-    try:
-        a = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidValue(field, f"cannot be read as an array ({exc})") from None
-    if a.dtype.kind not in "iuf":  # bool, complex, strings, objects ...
-        raise InvalidValue(field, f"has dtype {a.dtype}; expected integers {lo}..{hi}")
+    if type(value) is np.ndarray:  # the common case, without np.asarray's call
+        a = value
+    else:
+        try:
+            a = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValue(field, f"cannot be read as an array ({exc})") from None
+    adtype = a.dtype
+    if adtype.kind not in "iuf":  # bool, complex, strings, objects ...
+        raise InvalidValue(field, f"has dtype {adtype}; expected integers {lo}..{hi}")
     if ndim is not None and a.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise InvalidValue(field, f"has shape {a.shape}; expected {ndim} dimension(s)")
     if shape is not None:
@@ -57,24 +63,25 @@ def integer_array(field: str, value, *, lo: int, hi: int, dtype, shape=None, ndi
             raise InvalidValue(field, f"has shape {a.shape}; expected {want}")
     if a.size == 0:
         raise InvalidValue(field, f"is empty (shape {a.shape})")
-    dtype = np.dtype(dtype)
-    kind = _C_SOURCES.get(a.dtype)
+    dtype = _DTYPES.get(dtype) or np.dtype(dtype)
+    kind = _C_SOURCES.get(adtype)
     holds = _C_TARGETS.get(dtype)
     if kind is not None and holds is not None and holds[0] <= lo <= hi <= holds[1]:
         src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
         result = np.empty(a.shape, dtype)
         first = ffi.new("int64_t[3]")
-        faults = lib.hil_narrow8(ffi.from_buffer(src), kind, src.dtype.itemsize, src.size, lo, hi,
+        faults = lib.hil_narrow8(ffi.from_buffer(src), kind, adtype.itemsize, src.size, lo, hi,
                                  ffi.from_buffer("uint8_t[]", result), first)
-        if faults < 0:  # pragma: no cover - the arguments are checked above
-            raise RuntimeError(f"hil_narrow8 refused its arguments ({faults})")
-        for bit, slot in _FAULTS:
-            if faults & bit:
-                _refuse(field, a, bit, int(first[slot]), lo, hi)
+        if faults:
+            if faults < 0:  # pragma: no cover - the arguments are checked above
+                raise RuntimeError(f"hil_narrow8 refused its arguments ({faults})")
+            for bit, slot in _FAULTS:
+                if faults & bit:
+                    _refuse(field, a, bit, int(first[slot]), lo, hi)
     else:
         _check_numpy(field, a, lo, hi)
         result = np.array(a, dtype=dtype, order="C", copy=True)
-    result.setflags(write=False)
+    result.flags.writeable = False
     return result
 
 
@@ -108,6 +115,8 @@ def _refuse(field: str, a: np.ndarray, fault: int, flat: int, lo: int, hi: int):
 
 def integer(field: str, value, *, lo: int, hi: int) -> int:
     """A whole number in lo..hi (bool refused; 3.0 accepted as 3)."""
+    if type(value) is int and lo <= value <= hi:  # the common case, without the ABC checks
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidValue(field, f"{value!r} is not an integer; allowed: {lo}..{hi}")
     if isinstance(value, numbers.Integral):

@@ -10,8 +10,11 @@
  * block uses does the driver lookup, a register-blocked matrix product (no BLAS,
  * so no second thread pool) and the readout (bss2/readout.c) over the used rows
  * and the used neurons only (rounded up to whole tiles), then adds the int8
- * partial sums into the output. Each hot function is compiled once per code path
- * (isa.h).
+ * partial sums into the output. A hemisphere with only a few used neurons (at most
+ * COLS_MAX) takes transposed tiles and readout instead, with the block's samples in
+ * the vector lanes, so 3 columns cost 3, not a panel of 16; every output element
+ * is still computed by the same operations in the same order. Each hot function is
+ * compiled once per code path (isa.h).
  *
  * Computing only what a block uses gives the padded full block's values bit for
  * bit: a padded row has activation 0, whose pulse is 0, so its terms are +-0 and
@@ -136,20 +139,124 @@ static void tile_rest(const float *restrict x, int64_t xs, const float *restrict
 #endif
 
 /* ---------------------------------------------------------------------------------- */
+/* Few columns: the samples in the vector lanes                                         */
+/* ---------------------------------------------------------------------------------- */
+
+/* A hemisphere whose used neurons are at most this many takes the transposed tiles
+ * below and the transposed readout (hil_bss2_readout_cols_*): it costs its columns,
+ * where the tiles above cost a whole panel of 16. */
+#define COLS_MAX HIL_BSS2_COLS_MAX
+#define LANES HIL_BSS2_LANES
+
+/* acc[j * LANES + i] = sum_k tab[k * 32 + x[i * xs + k]] * w[k * ws + j] for samples
+ * i < mb (<= LANES) and columns j < nj, each accumulated as ((0 + p0) + p1) + ... in k
+ * order with p = w * xeff, as in the tiles above: the same value. Plain loops (they
+ * vectorize over the samples), the pulse lengths looked up first into xeff (kn rows
+ * of LANES floats). */
+ALWAYS_INLINE void tile_cols_plain(const uint8_t *restrict x, int64_t xs, const float *restrict tab,
+                                   const float *restrict w, int64_t ws, float *restrict acc,
+                                   float *restrict xeff, int64_t kn, int mb, int nj) {
+    for (int i = 0; i < mb; i++)
+        for (int64_t k = 0; k < kn; k++) xeff[k * LANES + i] = tab[k * 32 + x[i * xs + k]];
+    for (int j = 0; j < nj; j++)
+        for (int i = 0; i < mb; i++) acc[j * LANES + i] = 0.0f;
+    for (int64_t k = 0; k < kn; k++) {
+        const float *restrict e = xeff + k * LANES;
+        for (int j = 0; j < nj; j++) {
+            const float wk = w[k * ws + j];
+            float *restrict a = acc + j * LANES;
+            for (int i = 0; i < mb; i++) a[i] = a[i] + wk * e[i];
+        }
+    }
+}
+
+#if HIL_X86_DISPATCH
+/* The same with AVX-512 for NJ columns, all accumulators in registers: two vectors of
+ * 16 samples (lanes beyond mb are computed but not used). The activations come as
+ * words of 4 rows, sample-major: word q of sample i, x[i][4q .. 4q+3], at
+ * xt[q * LANES + i] (transpose_words); each row's 32-entry pulse table sits in two
+ * registers and is looked up with vpermt2ps, which reads the low 5 bits of each
+ * index: the activation, 0..31, checked before. */
+TARGET_V4 ALWAYS_INLINE void tile_cols_v4_rows(const __m512i *restrict g, const float *restrict tk,
+                                               const float *restrict wk, int64_t ws, __m512 *restrict a0,
+                                               __m512 *restrict a1, const int KT, const int NJ) {
+    __m512i g0 = g[0], g1 = g[1];
+    for (int t = 0; t < KT; t++) {
+        const __m512 lo = _mm512_loadu_ps(tk + t * 32), hi = _mm512_loadu_ps(tk + t * 32 + 16);
+        const __m512 e0 = _mm512_permutex2var_ps(lo, g0, hi), e1 = _mm512_permutex2var_ps(lo, g1, hi);
+        g0 = _mm512_srli_epi32(g0, 8);
+        g1 = _mm512_srli_epi32(g1, 8);
+        for (int j = 0; j < NJ; j++) {
+            const __m512 wj = _mm512_set1_ps(wk[t * ws + j]);
+            a0[j] = _mm512_add_ps(a0[j], _mm512_mul_ps(wj, e0));
+            a1[j] = _mm512_add_ps(a1[j], _mm512_mul_ps(wj, e1));
+        }
+    }
+}
+
+TARGET_V4 ALWAYS_INLINE void tile_cols_v4_nj(const uint32_t *restrict xt, const float *restrict tab,
+                                             const float *restrict w, int64_t ws, float *restrict acc,
+                                             int64_t kn, const int NJ) {
+    __m512 a0[COLS_MAX], a1[COLS_MAX];
+    for (int j = 0; j < NJ; j++) a0[j] = a1[j] = _mm512_setzero_ps();
+    int64_t k0 = 0;
+    for (; k0 + 4 <= kn; k0 += 4) {
+        const __m512i g[2] = {_mm512_loadu_si512(xt + k0 / 4 * LANES), _mm512_loadu_si512(xt + k0 / 4 * LANES + 16)};
+        tile_cols_v4_rows(g, tab + k0 * 32, w + k0 * ws, ws, a0, a1, 4, NJ);
+    }
+    if (k0 < kn) {
+        const __m512i g[2] = {_mm512_loadu_si512(xt + k0 / 4 * LANES), _mm512_loadu_si512(xt + k0 / 4 * LANES + 16)};
+        tile_cols_v4_rows(g, tab + k0 * 32, w + k0 * ws, ws, a0, a1, (int)(kn - k0), NJ);
+    }
+    for (int j = 0; j < NJ; j++) {
+        _mm512_storeu_ps(acc + j * LANES, a0[j]);
+        _mm512_storeu_ps(acc + j * LANES + 16, a1[j]);
+    }
+}
+
+/* The words of 4 activations of samples i < mb, rows k < kn of x (rows xs bytes
+ * apart, zero from kn to the next multiple of 4: run_block), sample-major:
+ * xt[q * LANES + i] = x[i][4q .. 4q+3]; the lanes from mb to LANES are zero. */
+TARGET_V4 static void transpose_words(const uint8_t *restrict x, int64_t xs, int64_t kn, int mb,
+                                      uint32_t *restrict xt) {
+    const int64_t nq = (kn + 3) / 4;
+    for (int64_t q = 0; q < nq; q++)
+        for (int i = mb; i < LANES; i++) xt[q * LANES + i] = 0;
+    for (int i = 0; i < mb; i++)
+        for (int64_t q = 0; q < nq; q++) memcpy(xt + q * LANES + i, x + i * xs + 4 * q, 4);
+}
+
+TARGET_V4 static void tile_cols_v4(const uint8_t *restrict x, int64_t xs, const float *restrict tab,
+                                   const float *restrict w, int64_t ws, float *restrict acc,
+                                   uint32_t *restrict xt, int64_t kn, int mb, int nj) {
+    transpose_words(x, xs, kn, mb, xt);
+    switch (nj) {
+#define COLS_CASE(NJ) \
+    case NJ: tile_cols_v4_nj(xt, tab, w, ws, acc, kn, NJ); break;
+        COLS_CASE(1) COLS_CASE(2) COLS_CASE(3) COLS_CASE(4)
+        COLS_CASE(5) COLS_CASE(6) COLS_CASE(7) COLS_CASE(8)
+#undef COLS_CASE
+    default: break; /* nj is 1..COLS_MAX (run_block) */
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------------------------- */
 /* The run                                                                              */
 /* ---------------------------------------------------------------------------------- */
 
-#define BLOCK 24 /* samples per block: a multiple of every tile's rows */
+#define BLOCK 24 /* samples per block: a multiple of every tile's rows, at most LANES */
+typedef char block_fits_the_lanes[BLOCK <= LANES && COLS_MAX * LANES <= BLOCK * 64 ? 1 : -1];
 #define PANEL 16 /* used neurons of a hemisphere are computed in whole panels of this many:
                   * a multiple of every tile's columns but tile_v4's (which hands its last
                   * panels to tile_v4_narrow) and of the readout's vectors */
 
 /* A thread's scratch for one block, 64-byte aligned pieces (offsets in bytes). */
 typedef struct {
-    size_t xeff;    /* BLOCK x n_in floats: the pulse lengths, for the tiles without the lookup */
-    size_t acc;     /* BLOCK x n_col floats */
+    size_t xeff;    /* LANES x n_in floats: the pulse lengths, for the tiles without the lookup */
+    size_t acc;     /* BLOCK x n_col floats; the transposed tiles' COLS_MAX x LANES fit (n_col >= 64) */
     size_t readout; /* the readout's floats (bss2/readout.h) */
-    size_t x;       /* BLOCK x n_in bytes: the block's activations */
+    size_t x;       /* BLOCK x n_in bytes: the block's activations (and 4 more, see run_block) */
     size_t part;    /* BLOCK x n_hemi * n_col bytes: the int8 outputs of one chip block */
     size_t bytes;   /* the whole */
 } layout;
@@ -168,10 +275,10 @@ static layout workspace_layout(const bss2_mac *p) {
     const size_t n_in = (size_t)p->n_in, n_col = (size_t)p->n_col;
     layout l;
     l.xeff = 0;
-    l.acc = l.xeff + round64(BLOCK * n_in * sizeof(float));
+    l.acc = l.xeff + round64(LANES * n_in * sizeof(float));
     l.readout = l.acc + round64(BLOCK * n_col * sizeof(float));
     l.x = l.readout + round64(hil_bss2_readout_scratch(n_col) * sizeof(float));
-    l.part = l.x + round64(BLOCK * n_in);
+    l.part = l.x + round64(BLOCK * n_in + 4);
     l.bytes = l.part + round64(BLOCK * n_col * (size_t)p->n_hemi);
     return l;
 }
@@ -271,6 +378,10 @@ ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb, int64_t 
                 any |= a;
                 events += a != 0;
             }
+            /* the transposed AVX-512 tile reads each row in words of 4 bytes: the
+             * bytes after the row's last, up to a multiple of 4, are zero (the last
+             * row's lie in the 4 bytes of slack of the layout) */
+            for (int i = kr; i % 4 != 0; i++) cr[i] = 0;
             s[r] = ctx->scale[events];
         }
         if (any > 31) {
@@ -292,13 +403,35 @@ ALWAYS_INLINE void run_block(run_ctx *restrict ctx, int64_t b0, int mb, int64_t 
             for (int h = 0; h < p->n_hemi; h++) {
                 const int used = kc - h * n_col < n_col ? kc - h * n_col : n_col;
                 if (used <= 0) break;
+                const float *tab = ctx->pulses + (int64_t)h * n_in * 32;
+                const float *wh = wb + (int64_t)h * n_in * n_col;
+                if (used <= COLS_MAX) {
+                    /* Few neurons: the samples in the vector lanes, neuron j's
+                     * accumulators at acc + j * LANES. */
+#if HIL_X86_DISPATCH
+                    if (L == 4) {
+                        tile_cols_v4(xb, n_in, tab, wh, n_col, ws->acc, (uint32_t *)ws->xeff, kr, mb, used);
+                        hil_bss2_readout_cols_v4(&ctx->readout, key, ws->acc, s, b0, mb, h * n_col, used,
+                                                 ws->part, ws->readout);
+                        continue;
+                    }
+#endif
+                    tile_cols_plain(xb, n_in, tab, wh, n_col, ws->acc, ws->xeff, kr, mb, used);
+#if HIL_X86_DISPATCH
+                    if (L == 3)
+                        hil_bss2_readout_cols_v3(&ctx->readout, key, ws->acc, s, b0, mb, h * n_col, used,
+                                                 ws->part, ws->readout);
+                    else
+#endif
+                        hil_bss2_readout_cols_v0(&ctx->readout, key, ws->acc, s, b0, mb, h * n_col, used,
+                                                 ws->part, ws->readout);
+                    continue;
+                }
                 const int nc = (used + PANEL - 1) / PANEL * PANEL; /* <= n_col */
                 /* Driver lookup and matrix product over the used rows, one column
                  * panel at a time (the panel stays in L1 across the rows of the
                  * block). The AVX-512 tile does the lookup itself; the narrower
                  * ones, with 4x or 8x more panels, read it from xeff. */
-                const float *tab = ctx->pulses + (int64_t)h * n_in * 32;
-                const float *wh = wb + (int64_t)h * n_in * n_col;
                 if (L != 4)
                     for (int r = 0; r < mb; r++) {
                         const uint8_t *restrict xr = xb + (int64_t)r * n_in;

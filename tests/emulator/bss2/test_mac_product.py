@@ -93,6 +93,58 @@ def test_product_is_the_same_on_every_code_path_and_thread_count(isa, threads):
     assert np.array_equal(VirtualChip("EMU-0077", faults=FAULTY).mac_product(x, W), spec)
 
 
+FEW = (1, 2, 3, 5, 7, 8, 9, 16)
+"""Used neurons of a hemisphere around the transposed path's limit (at most 8: the
+samples in the vector lanes; 9 and 16: one panel of 16 columns)."""
+
+
+@pytest.mark.parametrize("isa", ISA_LEVELS)
+@pytest.mark.parametrize("trial", range(6))
+def test_few_columns_on_every_code_path_equal_the_padded_full_blocks(isa, trial):
+    """Hemispheres with a few used neurons (the transposed tiles and readout), with faults on
+    those neurons, batches around the vector widths and the block of 24 samples, compressed
+    outputs and several row blocks: the padded full runs' results, bit for bit."""
+    rng = np.random.default_rng(2000 + trial)
+    few = FEW[trial % len(FEW)], FEW[(trial + 3) % len(FEW)]
+    cols = int(rng.choice([few[0], 256 + few[1], 512 + few[0], 1024 + 256 + few[1]]))
+    rows = int(rng.choice([1, 3, 4, 5, 127, 128, 130, 257]))
+    batch = int(rng.choice([1, 7, 8, 15, 16, 17, 23, 24, 25, 47, 49, 350]))
+    x, W = random_operands(rng, batch, rows, cols, density=rng.uniform(0.1, 1.0))
+    if trial % 3 == 0:  # drive neurons beyond their knees (membrane compression)
+        x[:, : min(rows, 64)] = 31
+        W[: min(rows, 64)] = 63
+    faults = Faults(dead_neurons=(0, 2, 257), noisy_neurons=((1, 3.0), (258, 0.7)),
+                    missing_codes=(126, 127, 133) if trial % 2 else (),
+                    stuck_bits=(StuckBit(0, 1, 2, 5, 1), StuckBit(1, 3, 1, 4, 1)))
+    num_sends, wait = int(rng.integers(1, 5)), int(rng.integers(0, 100))
+    fast, spec = twin_chips(f"EMU-{40 + trial:04d}", faults, runs=int(rng.integers(0, 99)))
+    want = padded_product(spec, x, W, num_sends, wait)
+    lib.bss2_set_isa(isa)
+    lib.bss2_set_threads(1 + trial % 2)
+    assert np.array_equal(fast.mac_product(x, W, num_sends, wait), want)
+
+
+@pytest.mark.parametrize("isa", ISA_LEVELS)
+@pytest.mark.parametrize("cols", [3, 8, 259])
+def test_few_columns_of_the_ideal_chip_equal_the_padded_full_blocks(isa, cols):
+    """The noise-free (double) readout with the samples in the lanes."""
+    rng = np.random.default_rng(cols)
+    x, W = random_operands(rng, 41, 130, cols)
+    fast, spec = twin_chips("EMU-0003", Faults(dead_neurons=(1, 256)), ideal=True)
+    want = padded_product(spec, x, W, 3)
+    lib.bss2_set_isa(isa)
+    assert np.array_equal(fast.mac_product(x, W, 3), want)
+
+
+@pytest.mark.parametrize("isa", ISA_LEVELS)
+def test_few_columns_find_the_first_bad_activation(isa):
+    lib.bss2_set_isa(isa)
+    x, W = np.zeros((30, 5), np.uint8), np.ones((5, 3), np.int8)
+    x[27, 4], x[29, 0] = 40, 33
+    with pytest.raises(InvalidInput, match=r"^x\[27, 4\]: 40 is outside the allowed range 0\.\.31"):
+        VirtualChip().mac_product(x, W)
+
+
 def test_ideal_chip_product_equals_the_padded_runs():
     rng = np.random.default_rng(3)
     x, W = random_operands(rng, 60, 150, 40)
