@@ -91,6 +91,19 @@ def parse_settings(experiment: str, settings: list[str] | None) -> dict:
     return params
 
 
+def settings_by_experiment(names: list[str], settings: list[str] | None) -> dict:
+    """``--set`` for each experiment that has the parameter; one that none has is refused."""
+    params = {n: {} for n in names}
+    for item in settings or []:
+        name = item.partition("=")[0].strip()
+        takers = [n for n in names if name in experiments.parameters(n)]
+        if not takers:
+            raise InvalidValue("--set", f"{name!r} is not a parameter of any of {names}")
+        for n in takers:
+            params[n].update(parse_settings(n, [item]))
+    return {n: p for n, p in params.items() if p}
+
+
 def _setting_value(name: str, text: str, default):
     value = _parse_scalar(text)
     if isinstance(default, str):

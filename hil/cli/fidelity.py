@@ -8,11 +8,10 @@
 import sys
 from pathlib import Path
 
-from ..contract import experiment as experiments
 from ..contract.errors import InvalidValue
 from ..results.store import ResultStore
 from .exit_codes import EXIT_FAIL, EXIT_PASS
-from .experiments import parse_settings
+from .experiments import settings_by_experiment
 from .folders import fresh_dir, timestamp
 from .options import STORE_HELP, add_model_arguments, command, spec_from_args
 
@@ -36,19 +35,6 @@ def add_parsers(sub) -> None:
     r.add_argument("--title", default="Fidelity report", help="report title")
 
 
-def _params(names: list[str], settings: list[str] | None) -> dict:
-    """``--set`` for each experiment that has the parameter; one that none has is refused."""
-    params = {n: {} for n in names}
-    for item in settings or []:
-        name = item.partition("=")[0].strip()
-        takers = [n for n in names if name in experiments.parameters(n)]
-        if not takers:
-            raise InvalidValue("--set", f"{name!r} is not a parameter of any of {names}")
-        for n in takers:
-            params[n].update(parse_settings(n, [item]))
-    return {n: p for n, p in params.items() if p}
-
-
 def cmd_fidelity(args) -> int:
     from ..fidelity import compare, parse_device, write     # matplotlib and jinja2 only when needed
 
@@ -61,7 +47,7 @@ def cmd_fidelity(args) -> int:
                                      "and --spec are for runs made now")
     store = ResultStore(args.store)
     f = compare(args.experiments, devices, runs="latest" if runs == ["latest"] else runs, store=store,
-                params=_params(args.experiments, args.set), spec=spec_from_args(args),
+                params=settings_by_experiment(args.experiments, args.set), spec=spec_from_args(args),
                 model_runs=args.model_runs, inventory=args.inventory, progress=sys.stderr.isatty())
     out = Path(args.out) if args.out else fresh_dir(Path("reports") / f"fidelity-{timestamp()}")
     paths = write(f, out, title=args.title)

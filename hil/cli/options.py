@@ -15,6 +15,9 @@ from ..contract import backend as backends
 from ..contract.errors import InvalidValue, RigError
 from ..results.store import ENV_ROOT
 
+SIMULATORS = ("icarus", "verilator")
+"""The rtl backend's simulators (hil.rtl.build.SIMULATORS; not imported, to keep the CLI light)."""
+
 STORE_HELP = f"results store folder (default: ${ENV_ROOT}, else ./hil_results)"
 
 
@@ -67,12 +70,14 @@ def emulator_options(args) -> dict:
 
 
 def add_backend_arguments(parser, *, ideal: bool = True) -> None:
-    parser.add_argument("--backend", help="backend to open: emulator (default), or board (the default "
-                                          "with --resource or --board)")
-    parser.add_argument("--serial", help="emulator: the virtual chip's serial; board: the serial its *IDN? "
+    parser.add_argument("--backend", help="backend to open: emulator (default), rtl (the Verilog models in a "
+                                          "simulator), or board (the default with --resource or --board)")
+    parser.add_argument("--serial", help="emulator, rtl: the virtual chip's serial; board: the serial its *IDN? "
                                          "must answer (else the board is refused)")
     if ideal:
         parser.add_argument("--ideal", action="store_true", help="no mismatch or noise (emulator)")
+    parser.add_argument("--simulator", choices=SIMULATORS,
+                        help="rtl backend: the simulator of the Verilog models (default icarus)")
     parser.add_argument("--resource", help="VISA resource of a board, TCPIP::<host>::<port>::SOCKET")
     parser.add_argument("--board", metavar="NAME", help="a board of the inventory, by name (see 'hil boards')")
     parser.add_argument("--inventory", metavar="FILE",
@@ -89,10 +94,13 @@ def backend_selection(args, *, family: str | None = None, token_prefix: str = "h
         raise InvalidValue("--inventory", "is only used with --board NAME")
     on_board = args.resource is not None or args.board is not None
     name = args.backend or ("board" if on_board else "emulator")
+    simulator = getattr(args, "simulator", None)
+    if simulator is not None and name != "rtl":
+        raise InvalidValue("--simulator", f"selects the rtl backend's simulator; the {name} backend has none")
     if name != "board":
         if on_board:
             raise InvalidValue("--backend", f"{name!r} does not take --resource or --board; use --backend board")
-        return name, emulator_options(args)
+        return name, {**emulator_options(args), **({"simulator": simulator} if simulator else {})}
     if getattr(args, "ideal", False):
         raise InvalidValue("--ideal", "a board cannot be made ideal; --ideal is for the emulator")
     options = {"token": new_token(token_prefix)}

@@ -73,6 +73,9 @@ class Check:
     """Values compared."""
     mismatches: int
     detail: str = ""
+    examples: tuple[dict, ...] = ()
+    """Up to :data:`EXAMPLES` of the unequal values, each with where it is (raw array and
+    index), both values, and how to reproduce it (experiment, parameters, serial, run counter)."""
 
     @property
     def passed(self) -> bool:
@@ -316,6 +319,8 @@ def ideal_check(e: Entry) -> Check | None:
                  mismatched, detail="compared: " + ", ".join(keys))
 
 
+EXAMPLES = 20
+"""Unequal values a check lists (it counts them all)."""
 REPLAYED = {"board": "board", "rtl": "RTL"}
 """Backends whose runs the emulator of the same serial must reproduce exactly, and their names
 in a check: a virtual board's chip is that emulator, and the RTL models are that chip."""
@@ -341,16 +346,26 @@ def replay_check(e: Entry, kwargs: dict) -> Check:
     except RigError as exc:
         return Check(title, e.device, reference, 0, 0, detail=f"the emulator could not replay it: {exc}")
     compared = mismatched = 0
+    examples = []
+    reproduce = {"experiment": e.result.experiment, "params": to_json_value("params", e.result.params, strict=False),
+                 "serial": c.serial, "ideal": bool(c.ideal), "run_counter_first": c.run_counter_first}
     for k, a in e.result.raw.items():
-        b = replay.raw.get(k)
+        a, b = np.asarray(a), replay.raw.get(k)
         if b is None or np.shape(a) != np.shape(b):
-            compared, mismatched = compared + np.size(a), mismatched + np.size(a)
+            compared, mismatched = compared + a.size, mismatched + a.size
+            examples.append({"raw": k, "index": None, "value": f"shape {a.shape}",
+                             "emulator": "missing" if b is None else f"shape {np.shape(b)}", **reproduce})
             continue
-        compared += np.size(a)
-        mismatched += int(np.count_nonzero(~((np.asarray(a) == b) | (np.isnan(a) & np.isnan(b))
-                                             if np.asarray(a).dtype.kind == "f" else np.asarray(a) == b)))
+        b = np.asarray(b)
+        equal = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
+        bad = np.argwhere(~equal)
+        compared, mismatched = compared + a.size, mismatched + len(bad)
+        for idx in bad[:max(0, EXAMPLES - len(examples))]:
+            at = tuple(int(i) for i in idx)
+            examples.append({"raw": k, "index": list(at), "value": a[at].item(), "emulator": b[at].item(),
+                             **reproduce})
     runs = (replay.context.run_counter_first, replay.context.run_counter_stop)
-    return Check(title, e.device, reference, compared, mismatched,
+    return Check(title, e.device, reference, compared, mismatched, examples=tuple(examples),
                  detail=f"raw arrays {', '.join(sorted(e.result.raw))}; emulator runs {runs[0]}..{runs[1] - 1}, "
                         f"{REPLAYED[c.backend]} runs {c.run_counter_first}..{c.run_counter_stop - 1} (counted "
                         f"{c.run_counter_kind or 'unknown'})")

@@ -31,6 +31,8 @@ from .session import SETTINGS_ENV
 
 SIMULATOR_LOG = "sim.log"
 """The simulator's own log in the session directory (:meth:`hil.rtl.build.Build.test`)."""
+GRACE_S = 5.0
+"""How long the simulation may take to end after SIGTERM before it is killed, seconds."""
 LOG_TAIL_BYTES = 4000
 """How much of a failed simulator's log an error shows."""
 
@@ -47,20 +49,37 @@ def _log_tail(log: Path) -> str:
     return data[-LOG_TAIL_BYTES:].decode(errors="replace")
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # pragma: no cover - a group of ours is ours to signal
+        return True
+
+
 def _end_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the child's process group (launcher and simulator), SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    """Ends the child's process group (launcher and simulator): SIGTERM, and SIGKILL for
+    whatever is still there after a grace period (a simulator may not heed SIGTERM)."""
+    pgid = proc.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(pgid, sig)
         except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
+            break
+        deadline = time.monotonic() + GRACE_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _group_alive(pgid):
+                break
+            time.sleep(0.02)
+        else:
             continue
+        break
+    try:
+        proc.wait(timeout=GRACE_S)
+    except subprocess.TimeoutExpired:   # pragma: no cover - SIGKILL cannot be refused
+        pass
 
 
 class RtlProcess:

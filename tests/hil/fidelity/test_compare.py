@@ -106,6 +106,12 @@ def test_a_board_with_a_fault_fails_the_board_check():
     [check] = f.checks
     assert not check.passed and check.mismatches >= 20 * 1      # neuron 5 in each of 20 repeats
     assert not f.passed
+    # The first unequal values, with what reproduces them: neuron 5 of the raw outputs, repeat 0 first.
+    first = check.examples[0]
+    assert (first["raw"], first["index"], first["experiment"], first["serial"]) == \
+        ("neuron_output", [0, 5], "bss2.mac_neuron_profile", "EMU-0042")
+    assert first["params"]["repeats"] == 20 and first["run_counter_first"] == 0
+    assert len(check.examples) == 20
 
 
 def test_an_ideal_chip_with_a_fault_fails_the_ideal_check():
