@@ -15,7 +15,7 @@ case per judged metric (:mod:`hil.acceptance.junit`).
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..results.atomic import write_text_atomic
@@ -67,6 +67,13 @@ def _number(x: float | None):
     return int(x) if x == int(x) and abs(x) < 2**53 else x
 
 
+def _interval(m: Metric, measured: bool = True) -> dict:
+    """A metric's 95 % interval as certificate.json holds it: its ends and method, or the reason
+    for none."""
+    return {"low": _number(m.low) if measured else None, "high": _number(m.high) if measured else None,
+            "interval_method": m.interval_method if measured else "", "no_interval": m.no_interval if measured else ""}
+
+
 def judged_document(j: JudgedMetric) -> dict:
     """One judged metric as certificate.json holds it."""
     m = j.metric
@@ -75,6 +82,7 @@ def judged_document(j: JudgedMetric) -> dict:
         "experiment": j.spec.experiment,
         "metric": j.spec.metric,
         "value": None if j.error else _number(m.value),
+        **_interval(m, not j.error),
         "unit": m.unit,
         "limit": _number(m.limit),
         "comparison": j.spec.comparison,
@@ -116,7 +124,8 @@ def certificate_document(acceptance: Acceptance) -> dict:
 
 
 def _reported(m: Metric) -> dict:
-    return {"metric": m.name, "value": _number(m.value), "unit": m.unit, "experiment_limit": _number(m.limit),
+    return {"metric": m.name, "value": _number(m.value), **_interval(m), "unit": m.unit,
+            "experiment_limit": _number(m.limit),
             "experiment_comparison": m.comparison if m.judged else "", "experiment_source": m.source,
             "detail": m.detail}
 
@@ -133,7 +142,7 @@ def render_certificate(acceptance: Acceptance, *, plots: bool = True) -> str:
         rows.append(row)
     reported = []
     for experiment, m in a.reported:
-        row = metric_row(Metric(m.name, m.value, unit=m.unit, detail=m.detail))
+        row = metric_row(replace(m, limit=None, source=""))
         row["name"] = f"{experiment}.{m.name}"
         if m.judged:
             row["source"] = (f"not in {spec.label}; the experiment's own limit {m.comparison} {m.limit:.4g}: "

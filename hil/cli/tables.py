@@ -1,7 +1,7 @@
 """Plain-text tables for the ``hil`` command line (metrics, stored runs, experiments)."""
 from typing import Iterable, Sequence
 
-from ..contract.result import Metric, format_number as number
+from ..contract.result import Metric, format_estimate, format_number as number
 from ..results.store import RunRecord
 
 
@@ -18,14 +18,14 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: S
 
 
 def metrics_table(metrics: Sequence[Metric]) -> str:
-    """name, value (with unit), limit (with comparison), PASS/FAIL ('-' if only reported), source.
+    """name, value (with its 95 % interval and unit), limit (with comparison), PASS/FAIL ('-' if
+    only reported), source.
 
     The source comes last because it is the longest cell: the verdict stays in view.
     """
     rows = []
     for m in metrics:
-        value = number(m.value) + (f" ± {number(m.interval)}" if m.interval is not None else "") \
-            + (f" {m.unit}" if m.unit else "")
+        value = format_estimate(m) + (f" {m.unit}" if m.unit else "")
         limit = f"{m.comparison} {number(m.limit)}" if m.judged else "-"
         result = {True: "PASS", False: "FAIL", None: "-"}[m.passed]
         rows.append([m.name, value, limit, result, m.source])

@@ -37,11 +37,24 @@ class Entry:
 
 @dataclass(frozen=True)
 class Value:
-    """A number with its 95 % half-width (None: not estimated) and, if judged, its verdict."""
+    """A number with its 95 % interval and, if judged, its verdict (the fields of
+    :class:`hil.contract.result.Metric` of the same names)."""
 
     value: float | None
     interval: float | None = None
+    """Half-width of a symmetric interval (the model's band: 1.96 standard deviations of its runs)."""
     passed: bool | None = None
+    low: float | None = None
+    """The interval's lower end (value - interval for a symmetric one)."""
+    high: float | None = None
+    interval_method: str = ""
+    no_interval: str = ""
+    """Why there is none: 'exact: ...' or 'undefined: ...'."""
+
+    def __post_init__(self):
+        if self.interval is not None and self.value is not None and self.low is None:
+            object.__setattr__(self, "low", self.value - self.interval)
+            object.__setattr__(self, "high", self.value + self.interval)
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,7 @@ def _value(result: ExperimentResult, name: str) -> Value:
         m = result.metric(name)
     except KeyError:
         return Value(None)
-    return Value(m.value, m.interval, m.passed)
+    return Value(m.value, m.interval, m.passed, m.low, m.high, m.interval_method, m.no_interval)
 
 
 def _row(name: str, unit: str, entries: list[Entry], model: list[ExperimentResult],
@@ -270,7 +283,9 @@ def _row(name: str, unit: str, entries: list[Entry], model: list[ExperimentResul
     ms = np.array([_value(r, name).value for r in model], np.float64)
     ms = ms[np.isfinite(ms)]
     model_value = Value(float(ms.mean()) if ms.size else None,
-                        float(1.96 * ms.std(ddof=1)) if ms.size > 1 else None)
+                        float(1.96 * ms.std(ddof=1)) if ms.size > 1 else None,
+                        interval_method=f"the model's band: 1.96 standard deviations of its {ms.size} runs"
+                        if ms.size > 1 else "")
     ideal_value = _value(ideal_run, name) if ideal_run is not None else None
     differences = {}
     for e in entries:

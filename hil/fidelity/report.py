@@ -1,7 +1,8 @@
 """``fidelity.html`` and ``fidelity.json``: a :class:`~.compare.Fidelity` written out.
 
 fidelity.json holds, per experiment: its parameters; per device the run id, verdict and
-context; the metric table (per device value, 95 % interval, difference from the model and
+context; the metric table (per device value, 95 % interval ``low`` .. ``high`` with its
+``interval_method`` or ``no_interval``, the reason for none; difference from the model and
 verdict; the model's value and band; the ideal model's); the exact-match checks; and the
 figures written beside it (``figures/<experiment>-<figure>.png`` and ``.json``).
 """
@@ -13,11 +14,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..contract.errors import InvalidValue
-from ..contract.result import format_number
+from ..contract.result import format_estimate, format_number, interval_note
 from ..results.atomic import write_text_atomic
 from ..results.jsonable import to_json_value
 from ..results.report import FIGURES_DIR, template_environment, utc_now, write_figures
-from .compare import Fidelity, Value
+from .compare import Fidelity
 from .figures import figures
 
 HTML_NAME = "fidelity.html"
@@ -31,10 +32,12 @@ class FidelityPaths:
     json: Path
 
 
-def _text(v: Value | None, *, interval: bool = True) -> str:
-    if v is None or v.value is None:
-        return "—"
-    return format_number(v.value, "—") + (f" ± {format_number(v.interval)}" if interval and v.interval is not None else "")
+def _note(row) -> str:
+    """The metric's interval method (the first device's that has one), or its devices' reasons
+    for none."""
+    notes = [interval_note(v) for v in row.values.values() if v is not None]
+    return next((n for n in notes if n and not n.startswith(("exact:", "undefined:"))), "") or \
+        "; ".join(dict.fromkeys(n for n in notes if n))
 
 
 def write(fidelity: Fidelity, out_dir: str | os.PathLike, title: str = "Fidelity report") -> FidelityPaths:
@@ -57,10 +60,11 @@ def write(fidelity: Fidelity, out_dir: str | os.PathLike, title: str = "Fidelity
             for d in devices:
                 v = r.values.get(d)
                 status = {True: "pass", False: "fail", None: "info"}[v.passed] if v is not None else "info"
-                cells.append({"value": _text(v), "difference": format_number(r.differences.get(d), "—"),
+                cells.append({"value": format_estimate(v, "—"), "note": interval_note(v) if v is not None else "",
+                              "difference": format_number(r.differences.get(d), "—"),
                               "status": status, "label": {"pass": "PASS", "fail": "FAIL", "info": ""}[status]})
-            rows.append({"name": r.name, "unit": r.unit, "cells": cells, "model": _text(r.model),
-                         "ideal_model": _text(r.ideal_model)})
+            rows.append({"name": r.name, "unit": r.unit, "cells": cells, "model": format_estimate(r.model, "—"),
+                         "ideal_model": format_estimate(r.ideal_model, "—"), "note": _note(r)})
         sections.append({
             "anchor": anchor, "experiment": c.experiment, "checks": c.checks, "rows": rows, "plots": plots,
             "has_ideal": c.ideal_model_run is not None,

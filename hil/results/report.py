@@ -7,7 +7,8 @@
 ``data:`` URIs and its style sheet is inline, so it can be mailed or attached
 to a ticket as it is. Every value from a result goes through jinja2's
 autoescaping. ``metrics.json`` holds the same verdicts in machine-readable
-form: per experiment its params, context, metrics (value, limit, comparison,
+form: per experiment its params, context, metrics (value, its 95 % interval ``low`` ..
+``high`` with ``interval_method``, or ``no_interval``, the reason for none; limit, comparison,
 source, passed) and verdict, and the overall verdict.
 
 Nothing here knows a chip family: plots are chosen by the arrays a result
@@ -29,7 +30,7 @@ from .atomic import write_atomic, write_text_atomic
 from ..contract.errors import InvalidValue
 from .jsonable import to_json_value
 from .plots import plots_for
-from ..contract.result import ExperimentResult, Metric, format_number
+from ..contract.result import ExperimentResult, Metric, format_estimate, format_number, interval_note
 
 HTML_NAME = "report.html"
 JSON_NAME = "metrics.json"
@@ -170,7 +171,8 @@ def metric_row(m: Metric) -> dict:
     status = {True: "pass", False: "fail", None: "info"}[m.passed]
     return {
         "name": m.name,
-        "value": format_number(m.value, "—") + (f" ± {format_number(m.interval)}" if m.interval is not None else ""),
+        "value": format_estimate(m, "—"),
+        "interval_note": interval_note(m),
         "limit": format_number(m.limit, "—"),
         "comparison": m.comparison if m.judged else "",
         "unit": m.unit,

@@ -12,6 +12,10 @@ overrange and are left out; every code strictly between them is "covered".
 With temporal noise of a few LSB, many levels land on each covered code and
 its expected count is the same for all of them: 3 x repeats on the nominal
 channel.
+
+A ramp reads every level once per pass, ``repeats`` passes in all; the passes are independent
+repeats of the whole ramp, and the metrics' intervals come from the spread between them
+(docs/fidelity.md#intervals).
 """
 import math
 
@@ -22,8 +26,8 @@ from emulator.bss2 import geometry as g
 
 from ...contract import statistics
 from ...contract.experiment import experiment
-from ...contract.result import ExperimentResult, Metric
-from .mac import index_list
+from ...contract.result import ExperimentResult, Metric, with_intervals
+from .mac import IDEAL_EXACT, index_list
 from ..models import CadcRampModel
 from ..types import CadcRamp
 
@@ -62,12 +66,83 @@ def dnl_limit(expected: float, n_tests: int, alpha: float = statistics.FALSE_ALA
     return float(max(hi / expected - 1.0, 1.0 - lo / expected))
 
 
+def _intervals(passes, covered, dnl, inl, mean_hits, missing_codes, missing_channels, short) -> dict:
+    """The code-density metrics' intervals: Clopper-Pearson for the counts; for the largest |DNL|
+    and |INL| the simultaneous extremes (:func:`hil.statistics.extreme_interval`) of every cell's
+    standard error from the spread between the ramp passes; a basic bootstrap over the passes for
+    the code-width spread."""
+    repeats = passes.shape[0]
+    moments = _pass_moments(passes, covered)
+    se_dnl = _ratio_error(moments["h"], moments["hh"], moments["ht"], moments["t"], moments["tt"], repeats,
+                          mean_hits) * covered
+    se_inl = _ratio_error(moments["c"], moments["cc"], moments["ct"], moments["t"], moments["tt"], repeats,
+                          mean_hits)
+    n_covered = covered.sum(axis=0)
+    totals = moments["totals"]
+
+    def width_spread(idx):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(n_covered > 0, statistics.resampled_mean(totals, idx) / n_covered, np.nan)
+        return np.nanstd(w, axis=-1) / np.nanmean(w, axis=-1)
+
+    finite = np.isfinite(dnl).all() and (n_covered > 0).all()
+    extreme_reason = "undefined: a channel covers no code, so its DNL and INL are not finite"
+    cells = "codes x channels"
+    return {
+        "missing_codes": statistics.count_interval(missing_codes.size, int(covered.any(axis=1).sum()),
+                                                   "codes covered by some channel"),
+        "missing_code_channels": statistics.count_interval(missing_channels.size, N, "channels"),
+        "span_short_channels": statistics.count_interval(short.size, N, "channels"),
+        "dnl_max": statistics.extreme_interval(dnl[covered], se_dnl[covered], repeats - 1, "max", f"covered {cells}",
+                                               absolute=True) if finite else extreme_reason,
+        "inl_max": statistics.extreme_interval(inl, se_inl, repeats - 1, "max", cells, absolute=True)
+        if finite else extreme_reason,
+        "code_width_spread": statistics.bootstrap(width_spread, [repeats], "ramp passes").interval(0),
+    }
+
+
 def histogram(codes: np.ndarray) -> np.ndarray:
     """(256, channels) hits of each code per channel of (samples, channels) uint8 codes."""
     codes = np.asarray(codes)
     channels = codes.shape[1]
     flat = codes.astype(np.int64) + CODES * np.arange(channels, dtype=np.int64)
     return np.bincount(flat.ravel(), minlength=CODES * channels).reshape(channels, CODES).T
+
+
+def pass_histograms(codes: np.ndarray, repeats: int) -> np.ndarray:
+    """(repeats, 256, channels) int32: the histogram of each ramp pass r, the reads ``r::repeats``
+    (one of every level; row i of a ramp is read at level i // repeats). Their sum is the ramp's
+    histogram (computed pass by pass, it needs no 8-byte copy of every code)."""
+    return np.stack([histogram(codes[r::repeats]).astype(np.int32) for r in range(repeats)])
+
+
+def _pass_moments(passes: np.ndarray, covered: np.ndarray) -> dict:
+    """Per ramp pass r, sums over the passes of the quantities the histogram's metrics are linear
+    in: each cell's hits h_r and cumulative covered hits c_r (256, 512), each channel's covered
+    hits t_r (512,), their squares and their products with t_r. Also t_r itself, (repeats, 512)."""
+    m = {k: np.zeros((CODES, N)) for k in ("h", "hh", "ht", "c", "cc", "ct")}
+    totals = np.empty((passes.shape[0], N))
+    for r, h in enumerate(passes):
+        h = h.astype(np.float64)
+        h_cov = h * covered
+        c, t = np.cumsum(h_cov, axis=0), h_cov.sum(axis=0)
+        totals[r] = t
+        for k, v in (("h", h), ("hh", h * h), ("ht", h * t), ("c", c), ("cc", c * c), ("ct", c * t)):
+            m[k] += v
+    m["t"], m["tt"] = totals.sum(axis=0), (totals**2).sum(axis=0)
+    m["totals"] = totals
+    return m
+
+
+def _ratio_error(x: np.ndarray, xx: np.ndarray, xt: np.ndarray, t: np.ndarray, tt: np.ndarray, repeats: int,
+                 mean_hits: np.ndarray) -> np.ndarray:
+    """Standard error of sum_r x_r / mean_hits, mean_hits = sum_r t_r / covered codes, over the
+    ``repeats`` independent passes, linearized (the delta method; the bootstrap's standard error in
+    closed form): the spread of the passes' influences u_r = x_r - (x / t) t_r, each of mean 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(t > 0, x / t, 0.0)
+        uu = np.maximum(xx - 2 * a * xt + a * a * tt, 0.0)
+        return np.sqrt(repeats * uu / (repeats - 1)) / mean_hits
 
 
 @experiment("bss2.cadc_code_density", metrics=(
@@ -89,7 +164,8 @@ def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = F
     if codes.shape != (LEVELS.size * repeats, N):
         raise ValueError(f"the CADC ramp returned codes of shape {codes.shape}; expected "
                          f"{(LEVELS.size * repeats, N)}")
-    hist = histogram(codes)                                             # (256, 512)
+    passes = pass_histograms(codes, repeats)                            # (repeats, 256, 512)
+    hist = passes.sum(axis=0, dtype=np.int64)                           # (256, 512)
 
     code = np.arange(CODES)[:, None]
     hit = hist > 0
@@ -134,6 +210,10 @@ def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = F
         Metric("code_width_spread", float(np.nanstd(widths) / np.nanmean(widths)),
                detail="std / mean over channels of the mean hits per code (the channels' gain spread)"),
     )
+    ideal = backend.info().ideal
+    metrics = with_intervals(metrics, {} if ideal else _intervals(
+        passes, covered, dnl, inl, mean_hits, missing_codes, missing_channels, short),
+        exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.cadc_code_density", params=dict(repeats=repeats),
         raw={"code_histogram": hist.astype(np.int32), "dnl": dnl.astype(np.float32),

@@ -7,11 +7,15 @@ Limits come from two places, and each metric says which:
   (:mod:`hil.statistics`), so a healthy chip fails with probability <= 1e-3;
 * ``spec``: a number of :class:`hil.bss2.models.MacSpec` (what a healthy chip
   must meet; each number's source is in docs/chip_model.md#numbers-and-their-sources).
+
+Every metric has a 95 % interval of its sampling uncertainty (the temporal noise of the repeats;
+the chip's fixed pattern is what is measured), computed from the raw data with
+:mod:`hil.statistics` (docs/fidelity.md#intervals), or a reason for none: on an ideal chip every
+value is exact.
 """
 import dataclasses
 
 import numpy as np
-from scipy import stats
 from tqdm import tqdm
 
 from emulator.bss2 import geometry as g
@@ -20,7 +24,7 @@ from emulator.bss2.fixed_pattern import row_distance
 from ...contract import statistics
 from ...contract.errors import InvalidValue
 from ...contract.experiment import experiment
-from ...contract.result import ExperimentResult, Metric
+from ...contract.result import ExperimentResult, Metric, with_intervals
 from ..models import DEFAULT_SPEC, MacModel, MacSpec
 from ..types import MacConfig, MacStimulus, mac_shape, neuron_index
 
@@ -30,18 +34,19 @@ NORMALITY_MIN_SAMPLES = 40
 few cells to keep its false-alarm rate (measured on a healthy chip: 30 samples flag 61 of 512
 neurons, 20 flag all; 40 and more flag at most 2 of 512 on 12 chips, within the bound of 4)."""
 IDEAL_SOURCE = "model: an ideal chip has no noise and equals the model's noise-free prediction exactly"
+IDEAL_EXACT = ("exact: an ideal chip has no temporal noise, so every repeat reads the same and the value "
+               "has no sampling uncertainty")
+"""The reason an ideal chip's metrics have no interval."""
 
 
-def _noise_rel_error(measured: float, model_sigma: float, spec: MacSpec, ideal: bool, detail: str,
-                     interval: float | None = None) -> Metric:
+def _noise_rel_error(measured: float, model_sigma: float, spec: MacSpec, ideal: bool, detail: str) -> Metric:
     """``measured / model - 1`` against the nominal model's noise, judged with the spec's
     tolerance. An ideal chip has no noise by design: there it is reported, not judged (the
     experiment judges ``prediction_mismatches`` instead), while an acceptance spec, which judges
     a board and not the model, still finds a board without noise wanting."""
     return Metric("noise_rel_error", measured / model_sigma - 1.0, None if ideal else spec.noise_tolerance,
                   "abs<=", "" if ideal else SPEC_SOURCE,
-                  detail=detail + (" (ideal chip: no noise by design, not judged)" if ideal else ""),
-                  interval=interval)
+                  detail=detail + (" (ideal chip: no noise by design, not judged)" if ideal else ""))
 
 
 def chip_model(spec: MacSpec, ideal: bool) -> MacModel:
@@ -53,26 +58,18 @@ def chip_model(spec: MacSpec, ideal: bool) -> MacModel:
 
 def _prediction_mismatches(measured: np.ndarray, predicted: np.ndarray, ideal: bool) -> Metric:
     """Outputs that differ from the model's noise-free prediction: judged (none allowed) on an
-    ideal chip, reported on a real one, whose noise makes most of them differ."""
+    ideal chip, where the count is exact, reported on a real one, whose noise makes most of them
+    differ (with the Clopper-Pearson interval of the expected count)."""
     count = int(np.count_nonzero(measured != predicted))
-    return Metric("prediction_mismatches", count, 0 if ideal else None, "<=", IDEAL_SOURCE if ideal else "",
-                  "outputs", detail=f"of {measured.size} outputs, those unequal to the noise-free prediction")
+    m = Metric("prediction_mismatches", count, 0 if ideal else None, "<=", IDEAL_SOURCE if ideal else "",
+               "outputs", detail=f"of {measured.size} outputs, those unequal to the noise-free prediction")
+    return m.with_interval(IDEAL_EXACT if ideal else statistics.count_interval(count, measured.size, "outputs"))
 
 
 def _run(backend, weights: np.ndarray, inputs: np.ndarray, num_sends: int, wait: int = 5) -> np.ndarray:
     backend.configure(MacConfig(weights=weights))
     readout = backend.run(MacStimulus(inputs=inputs, num_sends=num_sends, wait_between_events=wait))
     return readout.outputs.astype(np.int64)
-
-
-def _mean_interval(values: np.ndarray) -> float:
-    """95 % half-width of the mean of ``values`` (a normal approximation: 1.96 standard errors)."""
-    return float(1.96 * values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
-
-
-def _median_interval(values: np.ndarray) -> float:
-    """95 % half-width of the median: sqrt(pi / 2) standard errors of the mean, for a normal spread."""
-    return float(np.sqrt(np.pi / 2)) * _mean_interval(values)
 
 
 def index_list(indices: np.ndarray, most: int = 10) -> str:
@@ -135,31 +132,24 @@ def _point_variance(spec: MacSpec, repeats: int) -> float:
     return spec.noise_max**2 / repeats + 1.0 / 12.0
 
 
-def _piecewise_fit(z: np.ndarray, y: np.ndarray, mask: np.ndarray):
-    """Per-neuron fit y = b + a_pos * max(z, 0) + a_neg * min(z, 0) on the masked points.
-
-    Positive and negative weights sit on different synapses (excitatory and
-    inhibitory rows), so each sign has its own slope. z: (k,), y: (k, n).
-    Returns a_pos, a_neg, b, residuals (k_masked, n).
-    """
-    zm, ym = z[mask], y[mask]
-    A = np.stack([np.ones_like(zm), np.maximum(zm, 0), np.minimum(zm, 0)], axis=1)
-    coef, *_ = np.linalg.lstsq(A, ym, rcond=None)
-    return coef[1], coef[2], coef[0], ym - A @ coef
+def _least_squares(A: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron least squares of y (..., k, n) on the design A (k, p): coefficients (..., p, n)
+    and residuals (..., k, n); leading axes are separate fits (a bootstrap's resamples). The
+    products are ``einsum`` (a few coefficients: faster than a threaded BLAS per resample)."""
+    coef = np.einsum("pk,...kn->...pn", np.linalg.pinv(A).astype(y.dtype), y)
+    return coef, y - np.einsum("kp,...pn->...kn", A.astype(y.dtype), coef)
 
 
-def _linear_fit(z: np.ndarray, y: np.ndarray, mask: np.ndarray):
-    """Per-neuron fit y = b + a z on the masked points; returns a, b, residuals."""
-    zm, ym = z[mask], y[mask]
-    A = np.stack([np.ones_like(zm), zm], axis=1)
-    coef, *_ = np.linalg.lstsq(A, ym, rcond=None)
-    return coef[1], coef[0], ym - A @ coef
+def _linear_residuals(z: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Residuals (..., k_masked, n) of the per-neuron fit y = b + a z on the masked points."""
+    zm = z[mask]
+    return _least_squares(np.stack([np.ones_like(zm), zm], axis=1), y[..., mask, :])[1]
 
 
 def _r_squared(y: np.ndarray, residuals: np.ndarray) -> np.ndarray:
-    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    total = ((y - y.mean(axis=-2, keepdims=True)) ** 2).sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, 1.0 - (residuals**2).sum(axis=0) / total, np.nan)
+        return np.where(total > 0, 1.0 - (residuals**2).sum(axis=-2) / total, np.nan)
 
 
 def _linear_range(fit_value: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
@@ -167,21 +157,87 @@ def _linear_range(fit_value: np.ndarray, y: np.ndarray, threshold: float) -> np.
 
     Walks outward from zero on each side and stops at the first point that
     deviates; the range is the smaller of the two sides' last good |fit value|.
-    fit_value, y: (k, n) sorted by the swept quantity.
+    fit_value, y: (..., k, n) sorted by the swept quantity; returns (..., n).
     """
-    ok = np.abs(y - fit_value) <= threshold
-    ranges = np.empty(y.shape[1])
-    centre = np.argmin(np.abs(fit_value), axis=0)
-    for n in range(y.shape[1]):
-        c = centre[n]
-        hi = c
-        while hi + 1 < y.shape[0] and ok[hi + 1, n]:
-            hi += 1
-        lo = c
-        while lo - 1 >= 0 and ok[lo - 1, n]:
-            lo -= 1
-        ranges[n] = min(abs(fit_value[hi, n]), abs(fit_value[lo, n]))
-    return ranges
+    k = y.shape[-2]
+    bad = np.abs(y - fit_value) > threshold
+    centre = np.argmin(np.abs(fit_value), axis=-2)[..., None, :]
+    index = np.arange(k)[:, None]
+    above, below = bad & (index > centre), (bad & (index < centre))[..., ::-1, :]
+    hi = np.where(above.any(axis=-2), np.argmax(above, axis=-2) - 1, k - 1)
+    lo = np.where(below.any(axis=-2), k - np.argmax(below, axis=-2), 0)
+    return np.minimum(np.abs(np.take_along_axis(fit_value, hi[..., None, :], axis=-2)),
+                      np.abs(np.take_along_axis(fit_value, lo[..., None, :], axis=-2)))[..., 0, :]
+
+
+def _linearity(y_w: np.ndarray, y_x: np.ndarray, z_w: np.ndarray, z_x: np.ndarray, in_range: np.ndarray,
+               in_range_x: np.ndarray, threshold: float) -> dict:
+    """``mac_linearity``'s per-neuron numbers from the mean weight sweep y_w (..., 127, 512) and
+    input sweep y_x (..., 32, 512): once on the measurement, once per bootstrap resample.
+
+    The weight sweep's fit is y = b + a_pos * max(z, 0) + a_neg * min(z, 0): positive and
+    negative weights sit on different synapses (excitatory and inhibitory rows), so each sign
+    has its own slope."""
+    design = np.stack([np.ones_like(z_w), np.maximum(z_w, 0), np.minimum(z_w, 0)], axis=1)
+    coef, res_w = _least_squares(design[in_range], y_w[..., in_range, :])
+    offset, a_pos, a_neg = coef[..., 0, :], coef[..., 1, :], coef[..., 2, :]
+    fit_all = np.einsum("kp,...pn->...kn", design.astype(y_w.dtype), coef)
+    res_x = _linear_residuals(z_x, y_x, in_range_x)
+    # The drivers' INL: the neuron-median input sweep against a line.
+    res_med = _linear_residuals(z_x, np.median(y_x, axis=-1)[..., None], in_range_x)
+    return {"gain": (a_pos + a_neg) / 2, "a_pos": a_pos, "a_neg": a_neg, "offset": offset,
+            "r2": _r_squared(y_w[..., in_range, :], res_w), "rms_w": np.sqrt((res_w**2).mean(axis=-2)),
+            "linear_range": _linear_range(fit_all, y_w, threshold), "rms_x": np.sqrt((res_x**2).mean(axis=-2)),
+            "inl_residual": res_med[..., 0] / g.OUTPUT_MAX}
+
+
+LINEARITY_RESAMPLES = 399
+"""Resamples of ``mac_linearity``'s bootstrap, fewer than :data:`hil.statistics.BOOTSTRAP_RESAMPLES`:
+each refits 512 neurons on 127 + 32 points, and 399 keep the bootstrap near a second on 2 cores.
+Its extremes take only standard errors from it (their own error about 1 / sqrt(2 x 399) = 3.5 %),
+its two basic intervals the 10th resample from either end."""
+
+
+def _linearity_intervals(fits: dict, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x, threshold) -> dict:
+    """``mac_linearity``'s intervals from one bootstrap over the repeats (the weight sweep's and the
+    input sweep's resampled independently), each resample refitted: basic intervals for the gain
+    spread and the sign asymmetry, per-neuron (per-point for the INL) standard errors for the
+    extremes (:func:`hil.statistics.extreme_interval`)."""
+    n, k = sweep_w.shape[-1], int(in_range_x.sum())   # outputs, input points
+
+    # Repeats first, in single precision: the resamples' arithmetic is memory-bound, and their
+    # spread, not their last digits, is what the intervals take from them.
+    by_repeat_w, by_repeat_x = (np.moveaxis(a, 1, 0).astype(np.float32) for a in (sweep_w, sweep_x))
+
+    def per_resample(iw, ix):
+        f = _linearity(statistics.resampled_mean(by_repeat_w, iw), statistics.resampled_mean(by_repeat_x, ix),
+                       z_w, z_x, in_range, in_range_x, threshold)
+        return np.concatenate([_spread(f["gain"])[:, None], _sign_asymmetry(f)[:, None], f["rms_w"],
+                               f["rms_x"], f["r2"], f["linear_range"], f["inl_residual"]], axis=1)
+
+    boot = statistics.bootstrap(per_resample, [sweep_w.shape[1], sweep_x.shape[1]], n_resamples=LINEARITY_RESAMPLES)
+    block = [slice(2 + i * n, 2 + (i + 1) * n) for i in range(4)]
+    return {
+        "gain_spread": boot.interval(0),
+        "sign_asymmetry_median": boot.interval(1),
+        "weight_residual_rms_max": boot.extreme(fits["rms_w"], block[0], "max", within=(0, np.inf)),
+        "input_residual_rms_max": boot.extreme(fits["rms_x"], block[1], "max", within=(0, np.inf)),
+        "r2_min": boot.extreme(fits["r2"], block[2], "min", within=(-np.inf, 1)),
+        "linear_range_min": boot.extreme(fits["linear_range"], block[3], "min", within=(0, np.inf)),
+        "input_inl": boot.extreme(fits["inl_residual"], slice(2 + 4 * n, 2 + 4 * n + k), "max", "input points",
+                                  absolute=True),
+    }
+
+
+def _spread(values: np.ndarray) -> np.ndarray:
+    """std / |mean| over the last axis (neurons or rows); leading axes: resamples."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return values.std(axis=-1) / np.abs(values.mean(axis=-1))
+
+
+def _sign_asymmetry(fits: dict) -> np.ndarray:
+    """Median over neurons of (excitatory - inhibitory slope) / gain."""
+    return np.median((fits["a_pos"] - fits["a_neg"]) / fits["gain"], axis=-1)
 
 
 @experiment("bss2.mac_linearity", metrics=(
@@ -200,7 +256,8 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     linear range (LSB) and R^2 over the linear part of the weight sweep.
     """
     model = spec.model
-    expected = chip_model(spec, backend.info().ideal)
+    ideal = backend.info().ideal
+    expected = chip_model(spec, ideal)
     device = _Device.of(backend)
     N, row = device.outputs, device.row(row)
 
@@ -224,33 +281,24 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     pred_x = expected.expected_mean(inputs[:, None], [[weight_value]], num_sends)[:, 0]
 
     var_point = _point_variance(spec, repeats)
-    # Weight sweep: per-neuron fit on the points the model puts inside the linear range.
-    y_w = sweep_w.mean(axis=1)
+    # Per-neuron fits on the points the model puts inside the linear range: the weight sweep
+    # (piecewise, a slope per sign), the input sweep, and the drivers' INL on the neuron median.
     in_range = np.abs(model.gain * z_w) <= spec.linear_range
-    a_pos, a_neg, offset, res_w = _piecewise_fit(z_w, y_w, in_range)
-    gain = (a_pos + a_neg) / 2
-    r2 = _r_squared(y_w[in_range], res_w)
-    rms_w = np.sqrt((res_w**2).mean(axis=0))
-    dof_w = int(in_range.sum()) - 3
-    fit_all = offset + np.outer(np.maximum(z_w, 0), a_pos) + np.outer(np.minimum(z_w, 0), a_neg)
-    threshold = statistics.deviation_limit(np.sqrt(var_point), n_tests=N * weights.size)
-    lin_range = _linear_range(fit_all, y_w, threshold)
-
-    # Input sweep: per-neuron linearity, and the drivers' INL on the neuron median.
-    y_x = sweep_x.mean(axis=1)
     in_range_x = np.abs(model.gain * z_x) <= spec.linear_range
-    _, _, res_x = _linear_fit(z_x, y_x, in_range_x)
-    rms_x = np.sqrt((res_x**2).mean(axis=0))
-    dof_x = int(in_range_x.sum()) - 2
-    _, _, res_med = _linear_fit(z_x, np.median(y_x, axis=1)[:, None], in_range_x)
-    inl = float(np.abs(res_med).max()) / g.OUTPUT_MAX
+    dof_w, dof_x = int(in_range.sum()) - 3, int(in_range_x.sum()) - 2
+    threshold = statistics.deviation_limit(np.sqrt(var_point), n_tests=N * weights.size)
+    fits = _linearity(sweep_w.mean(axis=1), sweep_x.mean(axis=1), z_w, z_x, in_range, in_range_x, threshold)
+    gain, offset, r2 = fits["gain"], fits["offset"], fits["r2"]
+    rms_w, rms_x, lin_range = fits["rms_w"], fits["rms_x"], fits["linear_range"]
+    inl = float(np.abs(fits["inl_residual"]).max())
 
     rel_gain = float(np.median(gain) / model.gain - 1.0)
     noise_src = f"model: noise <= {spec.noise_max} LSB, chi2 {1 - statistics.FALSE_ALARM:.1%} over {N} neurons"
     metrics = (
         Metric("gain_median_rel_error", rel_gain, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
                detail=f"median neuron gain {np.median(gain):.5f} vs model {model.gain:.5f} LSB/(x*w*send)",
-               interval=_median_interval(gain) / model.gain),
+               interval=statistics.median_half_width(gain) / model.gain,
+               interval_method="normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons"),
         Metric("weight_residual_rms_max", float(rms_w.max()),
                statistics.rms_limit(var_point, dof_w, n_tests=N), "<=", noise_src, "LSB",
                detail="largest per-neuron RMS deviation from a line, weight sweep inside the linear range"),
@@ -263,11 +311,13 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
                detail="largest deviation of the neuron-median input sweep from a line, / 127 LSB"),
         Metric("r2_min", float(np.nanmin(r2)), unit="",
                detail="smallest per-neuron R^2 of the weight sweep inside the linear range"),
-        Metric("gain_spread", float(gain.std() / abs(gain.mean())),
+        Metric("gain_spread", float(_spread(gain)),
                detail="std / mean of the per-neuron gains"),
-        Metric("sign_asymmetry_median", float(np.median((a_pos - a_neg) / gain)),
+        Metric("sign_asymmetry_median", float(_sign_asymmetry(fits)),
                detail="median of (excitatory - inhibitory slope) / gain"),
     )
+    metrics = with_intervals(metrics, {} if ideal else _linearity_intervals(
+        fits, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x, threshold), exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, row=row, num_sends=num_sends,
                   repeats=repeats)
     return ExperimentResult(
@@ -318,9 +368,7 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     metrics = (
         _noise_rel_error(mean_sigma, model_sigma, spec, ideal,
                          f"RMS of per-neuron sigma {mean_sigma:.3f} LSB vs model {model_sigma:.3f} LSB "
-                         f"(noise_std {model.noise_std} + quantization)",
-                         # The RMS of N sample sigmas has (repeats - 1) N degrees of freedom.
-                         interval=1.96 * mean_sigma / np.sqrt(2 * (repeats - 1) * N) / model_sigma),
+                         f"(noise_std {model.noise_std} + quantization)"),
         Metric("noise_max", float(sigma.max()), spec.noise_max, "<=", SPEC_SOURCE, "LSB",
                detail="sigma of the noisiest neuron"),
         Metric("non_normal_neurons", non_normal,
@@ -331,6 +379,13 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
         Metric("noise_min", float(sigma.min()), unit="LSB", detail="sigma of the quietest neuron"),
         _prediction_mismatches(samples, np.full_like(samples, prediction[0]), ideal),
     )
+    metrics = with_intervals(metrics, {} if ideal else {
+        # The RMS of N sample sigmas has (repeats - 1) N degrees of freedom.
+        "noise_rel_error": statistics.relative(statistics.std_interval(mean_sigma, (repeats - 1) * N), model_sigma),
+        "noise_max": statistics.std_extreme_interval(sigma, repeats - 1, "max"),
+        "noise_min": statistics.std_extreme_interval(sigma, repeats - 1, "min"),
+        "non_normal_neurons": statistics.count_interval(non_normal, N, "neurons"),
+    }, exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, rows=rows, num_sends=num_sends,
                   repeats=repeats)
     return ExperimentResult(
@@ -342,6 +397,22 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
         stimulus={"inputs": x[:1], "weights": w},
         model=spec.record(),
     )
+
+
+def _fixed_pattern(per_neuron: np.ndarray, per_row: np.ndarray, per_neuron_small: np.ndarray,
+                   distance: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``mac_fixed_pattern``'s spreads and distance trend from mean outputs per neuron (..., 512), per
+    row (..., 128) and per neuron at the small input (..., 512): neuron spread, row spread (std /
+    mean), and the slope and Pearson r of the relative small-input output on the distance (0 on a
+    device without mismatch, which has no pattern to correlate). Leading axes: resamples."""
+    rel = per_neuron_small / per_neuron_small.mean(axis=-1, keepdims=True)
+    d = distance - distance.mean()
+    cov = ((rel - rel.mean(axis=-1, keepdims=True)) * d).mean(axis=-1)
+    sd = rel.std(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(sd > 0, cov / (d**2).mean(), 0.0)
+        corr = np.where(sd > 0, cov / (sd * d.std()), 0.0)
+    return _spread(per_neuron), _spread(per_row), slope, corr
 
 
 @experiment("bss2.mac_fixed_pattern", metrics=(
@@ -367,7 +438,8 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     the input is too small to tell dead from live neurons. ``rows``: the rows of the
     neuron spread; None: the seed's 100 (every row of a device with fewer).
     """
-    model = chip_model(spec, backend.info().ideal)
+    ideal = backend.info().ideal
+    model = chip_model(spec, ideal)
     device = _Device.of(backend)
     n_in, N, rows = device.inputs, device.outputs, device.rows(rows, 100)
     pred_neuron = float(model.expected_mean(np.full(rows, input_value), np.full((rows, 1), weight_value), 1)[0])
@@ -383,7 +455,6 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
                          device.vectors(slice(0, rows), input_value, repeats), 1)
     steps.update()
     per_neuron = neuron_output.mean(axis=0)
-    neuron_spread = float(per_neuron.std() / abs(per_neuron.mean()))
     dead = np.flatnonzero(per_neuron < dead_threshold)
 
     # Across rows: one-hot inputs, each row (driver) alone on every neuron.
@@ -392,22 +463,16 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     row_out = _run(backend, device.weights(slice(None), row_weight), x_rows, row_sends)
     steps.update()
     row_out = row_out.reshape(n_in, repeats, N)                           # (rows, repeats, outputs)
-    per_row = row_out.mean(axis=(1, 2))
-    row_spread = float(per_row.std() / abs(per_row.mean()))
+    row_repeats = row_out.mean(axis=2)                                    # (rows, repeats)
 
     # Distance to the drivers, at a small input on every row.
     small = _run(backend, device.weights(slice(None), g.SIGNED_WEIGHT_MAX),
                  device.vectors(slice(None), small_input, repeats), small_sends)
     steps.update()
     steps.close()
-    per_neuron_small = small.mean(axis=0)
     distance = device.distance()
-    rel = per_neuron_small / per_neuron_small.mean()
-    if rel.std() > 0:
-        corr = float(stats.pearsonr(distance, rel).statistic)
-        slope = float(np.polyfit(distance, rel, 1)[0])
-    else:            # a device without mismatch has no pattern to correlate
-        corr, slope = 0.0, 0.0
+    neuron_spread, row_spread, slope, corr = (float(v) for v in _fixed_pattern(
+        per_neuron, row_repeats.mean(axis=1), small.mean(axis=0), distance))
 
     pred_row = model.expected_mean([row_input], [[row_weight]], row_sends)[0]
     pred_small = model.expected_mean(np.full(n_in, small_input),
@@ -428,8 +493,18 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
         Metric("distance_correlation", corr,
                detail="Pearson r between a neuron's relative output at small input and its distance"),
         Metric("neuron_output_mean", float(per_neuron.mean()), unit="LSB",
-               detail=f"model: {pred_neuron:.2f} (mean of a noisy chip)", interval=_mean_interval(per_neuron)),
+               detail=f"model: {pred_neuron:.2f} (mean of a noisy chip)",
+               interval=statistics.mean_half_width(per_neuron),
+               interval_method="normal: 1.96 standard errors of the mean over neurons"),
     )
+    if not ideal:
+        boot = statistics.bootstrap(lambda a, b, c: np.stack(_fixed_pattern(
+            statistics.resampled_mean(neuron_output, a), statistics.resampled_mean(row_repeats, b, axis=1),
+            statistics.resampled_mean(small, c), distance), axis=1), [repeats] * 3)
+        intervals = {name: boot.interval(i) for i, name in enumerate(
+            ("neuron_spread", "row_spread", "distance_slope", "distance_correlation"))}
+        intervals["dead_neurons"] = statistics.count_interval(dead.size, N, "neurons")
+    metrics = with_intervals(metrics, {} if ideal else intervals, exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats,
                   row_input=row_input, row_weight=row_weight, row_sends=row_sends,
                   small_input=small_input, small_sends=small_sends)
@@ -493,13 +568,34 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
     metrics = (
         Metric("gain_rel_error", gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
                detail=f"measured gain {gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)",
-               interval=1.96 * gain_se / model.gain),
+               interval=1.96 * gain_se / model.gain,
+               interval_method="normal: 1.96 standard errors of the least-squares slope"),
         _noise_rel_error(noise, model_sigma, spec, ideal,
                          f"measured noise {noise:.3f} LSB vs model {model_sigma:.3f} LSB"),
         Metric("fit_residual_rms", float(np.sqrt(np.mean(residual**2))), unit="LSB",
                detail="RMS deviation from the fitted linear model (noise plus fixed pattern)"),
         _prediction_mismatches(np.stack(runs), np.stack([predicted, predicted]), ideal),
     )
+    if not ideal:
+        diff = runs[0] - runs[1]
+        # Per input vector (row of the batch), the sums the gain and the residual are made of; a
+        # resample of the vectors refits the gain from them.
+        yi, zi = np.where(inside, y, 0.0), np.where(inside, z, 0.0)
+        sums = np.stack([(yi * zi).sum(1), (zi**2).sum(1), ((yi + 0.5)**2 * inside).sum(1), zi.sum(1),
+                         inside.sum(1)], axis=1)
+
+        def residual_rms(rows):
+            yz, zz, yy, zs, n = statistics.resampled_mean(sums, rows).T
+            k = yz / zz
+            return np.sqrt((yy - 2 * k * (yz + 0.5 * zs) + k**2 * zz) / n)
+
+        boot = statistics.bootstrap(residual_rms, [batch], "input vectors")
+        intervals = {
+            # The difference of two runs cancels the fixed pattern: its std / sqrt(2) is the noise.
+            "noise_rel_error": statistics.relative(statistics.std_interval(
+                float(diff.std(ddof=1) / np.sqrt(2)), diff.size - 1), model_sigma),
+            "fit_residual_rms": boot.interval(0)}
+    metrics = with_intervals(metrics, {} if ideal else intervals, exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_gain", params=dict(num_sends=num_sends, batch=batch, seed=seed),
         raw={"expected": (model.gain * z)[inside], "measured": y[inside],
@@ -512,6 +608,8 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
     )
 
 
+FIT_INTERVAL = ("normal: 1.96 standard errors of the fitted (logarithmic) parameter, from the fit's "
+                "Jacobian and residuals")
 SENDS_SWEEP = (1, 10, 30, 100)
 """``num_sends`` of ``mac_sends_and_wait``: from one send to the seed's 100."""
 WAIT_SWEEP = (0, 5, 50, 200, 1000, 4095)
@@ -520,11 +618,12 @@ longest (4095); at 128 events a send then lasts 1 us .. 4.2 ms, so the leak span
 
 
 def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: np.ndarray,
-                       mask: np.ndarray, fit_leak: bool) -> tuple[MacModel, np.ndarray]:
+                       mask: np.ndarray, fit_leak: bool) -> tuple[MacModel, np.ndarray, np.ndarray]:
     """The model whose noisy mean (``expected_mean``) fits ``measured`` (sends x waits, LSB) best
     in least squares on the masked points: gain and tau_leak free (tau_leak fixed at the model's
     when ``fit_leak`` is False), noise as the model's. Also returns the 95 % half-widths of
-    the fitted parameters, relative (they are fitted as logarithms), from the fit's Jacobian."""
+    the fitted parameters, relative (they are fitted as logarithms), from the fit's Jacobian,
+    and that Jacobian (LSB per log-parameter, one row per masked point)."""
     from scipy.optimize import least_squares   # only this experiment needs it
 
     def mean_of(m: MacModel) -> np.ndarray:
@@ -548,7 +647,33 @@ def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: 
             half = 1.96 * np.sqrt(np.diag(cov))
         except np.linalg.LinAlgError:
             half = np.full(len(start), np.nan)
-    return build(fit.x), half
+    return build(fit.x), half, fit.jac
+
+
+def _sends_and_wait_intervals(out: np.ndarray, fit_mean: np.ndarray, jac: np.ndarray, inside: np.ndarray,
+                              nominal: np.ndarray, judged: np.ndarray) -> dict:
+    """Intervals of ``mac_sends_and_wait``'s largest residual and relative error: per-point standard
+    errors from a bootstrap over the repeats, in which the fit follows each resample linearized
+    (one Gauss-Newton step from the fitted parameters: the residuals' projection off the
+    Jacobian), and their simultaneous extremes (:func:`hil.statistics.extreme_interval`)."""
+    repeats = out.mean(axis=3)                                          # (sends, waits, repeats)
+    off_fit = np.eye(jac.shape[0]) - jac @ np.linalg.pinv(jac)          # residual maker of the fit
+    measured = repeats.mean(axis=2)
+
+    def per_resample(idx):
+        m = statistics.resampled_mean(repeats, idx, axis=2)             # (batch, sends, waits)
+        return np.concatenate([(m[:, inside] - fit_mean[inside]) @ off_fit.T,
+                               m[:, judged] / nominal[judged] - 1.0], axis=1)
+
+    boot = statistics.bootstrap(per_resample, [out.shape[2]])
+    k = int(inside.sum())
+    return {
+        "fit_residual_max": boot.extreme(measured[inside] - fit_mean[inside], slice(0, k), "max",
+                                         "sweep points", absolute=True),
+        "nominal_rel_error_max": boot.extreme(measured[judged] / nominal[judged] - 1.0, slice(k, None), "max",
+                                              "sweep points", absolute=True) if judged.any() else
+        f"undefined: no point of the sweep has a model mean of {SENDS_WAIT_RELATIVE_MIN:g} LSB or more",
+    }
 
 
 @experiment("bss2.mac_sends_and_wait", metrics=(
@@ -589,7 +714,7 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
                        for wt in WAIT_SWEEP] for s in SENDS_SWEEP])
     inside = np.abs(nominal) <= spec.linear_range
     # The fit starts from the spec's model; on an ideal chip without its leak, which is not fitted.
-    fitted, half = _fit_gain_and_leak(dataclasses.replace(model, tau_leak=expected.tau_leak), x1, w1, measured,
+    fitted, half, jac = _fit_gain_and_leak(dataclasses.replace(model, tau_leak=expected.tau_leak), x1, w1, measured,
                                       inside, fit_leak=not ideal)
     fit_mean = np.array([[float(fitted.expected_mean(x1, w1, s, wait_between_events=wt)[0, 0])
                           for wt in WAIT_SWEEP] for s in SENDS_SWEEP])
@@ -599,13 +724,16 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
     metrics = (
         Metric("gain_rel_error", fitted.gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
                detail=f"fitted gain {fitted.gain:.6f} vs model {model.gain:.6f} LSB/(x*w*send)",
-               interval=float(half[0]) * fitted.gain / model.gain),
+               interval=float(half[0]) * fitted.gain / model.gain, interval_method=FIT_INTERVAL),
         Metric("tau_leak_rel_error", 0.0 if ideal else fitted.tau_leak / model.tau_leak - 1.0,
                None if ideal else spec.leak_tolerance, "abs<=", "" if ideal else SPEC_SOURCE,
                detail=(f"fitted leak time constant {fitted.tau_leak * 1e3:.3f} ms vs model "
                        f"{model.tau_leak * 1e3:.3f} ms") if not ideal else
                       "ideal chip: no leak by design, not fitted or judged",
-               interval=None if ideal else float(half[1]) * fitted.tau_leak / model.tau_leak),
+               interval=None if ideal else float(half[1]) * fitted.tau_leak / model.tau_leak,
+               interval_method="" if ideal else FIT_INTERVAL,
+               no_interval="exact: an ideal chip has no leak by design; it is not fitted, 0 by definition"
+               if ideal else ""),
         Metric("fit_residual_max", float(np.abs(measured - fit_mean)[inside].max()), unit="LSB",
                detail=f"largest |mean output - fitted model's mean| over the {int(inside.sum())} points "
                       f"inside +-{spec.linear_range:g} LSB"),
@@ -614,6 +742,8 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
                       f">= {SENDS_WAIT_RELATIVE_MIN:g} LSB"),
         _prediction_mismatches(out, np.broadcast_to(exact[:, :, None, None], out.shape), ideal),
     )
+    metrics = with_intervals(metrics, {} if ideal else _sends_and_wait_intervals(
+        out, fit_mean, jac, inside, nominal, judged), exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_sends_and_wait",
         params=dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats),
@@ -658,12 +788,16 @@ def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21
     metrics = (
         Metric("profile_rel_error", float(per_neuron.mean() / mean - 1.0), spec.gain_tolerance, "abs<=",
                SPEC_SOURCE, detail=f"mean output {per_neuron.mean():.3f} LSB vs the model's {mean:.3f} LSB",
-               interval=_mean_interval(per_neuron) / mean),
+               interval=statistics.mean_half_width(per_neuron) / mean,
+               interval_method="normal: 1.96 standard errors of the mean over neurons"),
         # Reported, not judged: one row carries its synapses' own mismatch, which the spec's
         # neuron spread (over 100 rows) averages away; mac_linearity's gain_spread judges it.
         Metric("profile_spread", spread, detail="std / mean over neurons of the mean output (one row)"),
         _prediction_mismatches(out, np.full_like(out, exact), ideal),
     )
+    metrics = with_intervals(metrics, {} if ideal else {"profile_spread": statistics.bootstrap(
+        lambda idx: _spread(statistics.resampled_mean(out, idx)), [repeats]).interval(0)},
+        exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_neuron_profile",
         params=dict(input_value=input_value, weight_value=weight_value, row=row, num_sends=num_sends,

@@ -279,7 +279,8 @@ def test_certificate_json(faulty, spec, tmp_path):
     j = faulty.judgement("bss2.mac_noise.noise_max")
     assert row == {
         "id": "bss2.mac_noise.noise_max", "experiment": "bss2.mac_noise", "metric": "noise_max",
-        "value": j.metric.value, "unit": "LSB", "limit": 3.5, "comparison": "<=",
+        "value": j.metric.value, "low": j.metric.low, "high": j.metric.high,
+        "interval_method": j.metric.interval_method, "no_interval": "", "unit": "LSB", "limit": 3.5, "comparison": "<=",
         "source": SPEC_LABEL + "hil.bss2.MacSpec.noise_max: no neuron noisier than 3.5 LSB "
                                "(1.75 x the nominal 2 LSB; docs/chip_model.md#numbers-and-their-sources, "
                                "row MacSpec.noise_max)",
@@ -287,6 +288,8 @@ def test_certificate_json(faulty, spec, tmp_path):
         "experiment_limit": 3.5, "experiment_comparison": "<=", "experiment_source": "spec: hil.bss2.MacSpec",
         "error": ""}
     assert j.metric.value > 3.5
+    # The noisy neuron's sigma, with the simultaneous chi-square interval of the largest one.
+    assert j.metric.low <= j.metric.value <= j.metric.high and "chi-square" in j.metric.interval_method
     model_row = next(m for m in doc["metrics"] if m["id"] == "bss2.cadc_code_density.dnl_max")
     assert model_row["limit_from"] == "model" and model_row["limit"] == model_row["experiment_limit"]
     assert all(m["passed"] == (m["status"] == "pass") for m in doc["metrics"])

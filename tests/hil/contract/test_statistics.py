@@ -41,3 +41,163 @@ def test_gof_rejects_uniform_noise():
 
 def test_gof_of_constant_samples_is_nan():
     assert np.isnan(statistics.discretized_normal_gof(np.full(100, 7)))
+
+
+# --- intervals ------------------------------------------------------------------------
+# A coverage check counts how often an interval holds the true value over T simulated draws:
+# for an interval of coverage c that count is binomial(T, c), so its rate lies within
+# 3 * sqrt(c (1 - c) / T) of c but for a 0.3 % chance (each check has a fixed seed).
+
+
+def three_sigma(c: float, trials: int) -> float:
+    return 3 * np.sqrt(c * (1 - c) / trials)
+
+
+def test_count_interval_ends_are_the_beta_quantiles():
+    from scipy import stats
+    for k, n in ((0, 512), (3, 512), (250, 512), (512, 512), (1, 2)):
+        ci, ref = statistics.count_interval(k, n), stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+        assert (ci.low, ci.high) == (pytest.approx(n * ref.low, rel=1e-9, abs=1e-12), pytest.approx(n * ref.high))
+    ci = statistics.count_interval(0, 512, "neurons")
+    assert (ci.low, ci.high) == (0.0, pytest.approx(512 * (1 - 0.025 ** (1 / 512)), rel=1e-9))
+    ci = statistics.count_interval(7, 40)
+    assert ci.low == pytest.approx(40 * stats.beta.ppf(0.025, 7, 34), rel=1e-9)
+    assert ci.high == pytest.approx(40 * stats.beta.ppf(0.975, 8, 33), rel=1e-9)
+    ci = statistics.count_interval(40, 40)
+    assert (ci.low, ci.high) == (pytest.approx(40 * 0.025 ** (1 / 40), rel=1e-9), 40.0)
+    assert "Clopper-Pearson" in ci.method and statistics.count_interval(0, 0).startswith("undefined:")
+    with pytest.raises(ValueError):
+        statistics.count_interval(5, 4)
+
+
+@pytest.mark.parametrize("case", ["binomial p=0.3", "binomial p=0.004", "unequal p"])
+def test_count_interval_covers_the_expected_count(case):
+    rng = np.random.default_rng(21)
+    n, trials = 512, 2000
+    p = {"binomial p=0.3": np.full(n, 0.3), "binomial p=0.004": np.full(n, 0.004),
+         "unequal p": rng.uniform(0, 0.05, n)}[case]
+    counts = (rng.random((trials, n)) < p).sum(axis=1)
+    intervals = {k: statistics.count_interval(k, n) for k in np.unique(counts)}
+    held = [intervals[k].low <= p.sum() <= intervals[k].high for k in counts]
+    # Clopper-Pearson covers at least 95 % for every p (more for a count near 0, and for unequal p).
+    assert np.mean(held) >= 0.95 - three_sigma(0.95, trials)
+
+
+def test_std_interval_ends_are_the_chi2_table_values():
+    ci = statistics.std_interval(1.0, 10)
+    # chi2(10): 3.247 and 20.483 hold 2.5 % of it below and above (any table).
+    assert (ci.low, ci.high) == (pytest.approx((10 / 20.483) ** 0.5, rel=1e-4),
+                                 pytest.approx((10 / 3.247) ** 0.5, rel=1e-4))
+    assert statistics.std_interval(float("nan"), 10).startswith("undefined:")
+
+
+def test_std_interval_covers_a_gaussian_sigma_at_95_percent():
+    rng = np.random.default_rng(22)
+    trials, n, sigma = 3000, 20, 2.0
+    s = rng.normal(5.0, sigma, (trials, n)).std(axis=1, ddof=1)
+    intervals = [statistics.std_interval(v, n - 1) for v in s]
+    held = np.mean([ci.low <= sigma <= ci.high for ci in intervals])
+    assert abs(held - 0.95) <= three_sigma(0.95, trials)      # exact for Gaussian samples
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+def test_std_extreme_interval_covers_the_true_extreme(kind):
+    rng = np.random.default_rng(23)
+    units, n, trials = 64, 30, 1000
+    sigma = 2.0 * np.exp(0.05 * rng.standard_normal(units))
+    true = getattr(sigma, kind)()
+    held = []
+    for _ in range(trials):
+        s = (rng.standard_normal((n, units)) * sigma).std(axis=0, ddof=1)
+        ci = statistics.std_extreme_interval(s, n - 1, kind)
+        held.append(ci.low <= true <= ci.high)
+    assert np.mean(held) >= 0.95 - three_sigma(0.95, trials)  # simultaneous: at least 95 %
+
+
+def test_extreme_interval_with_one_unit_is_the_t_interval():
+    from scipy import stats
+    ci = statistics.extreme_interval([3.0], [0.5], 12, "max")
+    q = stats.t.isf(0.025, 12)
+    assert (ci.low, ci.high) == (pytest.approx(3 - q * 0.5), pytest.approx(3 + q * 0.5))
+    # |value|: an interval across zero starts at zero; the largest |value| of [-3, 0.5].
+    a = statistics.extreme_interval([-3.0, 0.5], [0.01, 1.0], 10**6, "max", absolute=True)
+    q2 = stats.norm.isf(0.025 / 2)
+    assert (a.low, a.high) == (pytest.approx(3 - q2 * 0.01, rel=1e-4), pytest.approx(3 + q2 * 0.01, rel=1e-4))
+    assert statistics.extreme_interval([np.nan], [1.0], 5, "max").startswith("undefined:")
+
+
+def test_bootstrap_of_a_constant_statistic_is_a_point_and_is_seeded():
+    data = np.arange(20.0)
+    b = statistics.bootstrap(lambda i: np.full(i.shape[0], 4.0), [20])
+    assert (b.interval(0).low, b.interval(0).high, b.standard_error[0]) == (4.0, 4.0, 0.0)
+
+    def mean(i):
+        return statistics.resampled_mean(data, i)
+    assert statistics.bootstrap(mean, [20]).interval(0) == statistics.bootstrap(mean, [20]).interval(0)
+    assert statistics.bootstrap(mean, [7]).interval(0).startswith("undefined: 7 repeats")
+
+
+def test_resampled_mean_is_the_mean_of_the_drawn_repeats():
+    rng = np.random.default_rng(24)
+    data = rng.normal(size=(3, 10, 4))
+    idx = rng.integers(0, 10, (6, 10))
+    np.testing.assert_allclose(statistics.resampled_mean(data, idx, axis=1),
+                               np.stack([data[:, i, :].mean(axis=1) for i in idx]), rtol=1e-12)
+
+
+def test_bootstrap_interval_of_a_mean_has_its_known_coverage():
+    """For the mean of n normal samples the basic interval is about mean -+ 1.96 plug-in standard
+    errors, sqrt((n - 1) / n) of the unbiased ones: coverage P(|t(n - 1)| <= 1.96 sqrt((n - 1) / n))."""
+    from scipy import stats
+    rng = np.random.default_rng(25)
+    n, trials = 100, 600
+    expected = 2 * stats.t.cdf(1.96 * np.sqrt((n - 1) / n), n - 1) - 1           # 0.946
+    held = []
+    for _ in range(trials):
+        x = rng.normal(5.0, 2.0, n)
+        ci = statistics.bootstrap(lambda i: x[i].mean(axis=-1), [n]).interval(0)
+        held.append(ci.low <= 5.0 <= ci.high)
+    assert abs(np.mean(held) - expected) <= three_sigma(expected, trials)
+
+
+def test_bootstrap_interval_covers_a_spread_that_the_noise_biases():
+    """The spread of 128 units' means over 8 noisy repeats overshoots the units' own spread; the
+    basic interval takes that bias off (a percentile interval would sit on the biased side)."""
+    rng = np.random.default_rng(26)
+    units, n, trials = 128, 8, 200
+    m = 60 * (1 + 0.03 * rng.standard_normal(units))
+    true = m.std() / m.mean()
+    held = []
+    for _ in range(trials):
+        x = m + 2.0 * rng.standard_normal((n, units))
+        ci = statistics.bootstrap(lambda i: (lambda pm: pm.std(-1) / pm.mean(-1))(statistics.resampled_mean(x, i)),
+                                  [n]).interval(0)
+        held.append(ci.low <= true <= ci.high)
+    assert np.mean(held) >= 0.95 - three_sigma(0.95, trials)
+
+
+def test_extremes_from_bootstrap_errors_cover_the_true_extreme():
+    rng = np.random.default_rng(27)
+    units, n, trials = 64, 20, 300
+    mu = rng.normal(0, 0.3, units)
+    held = []
+    for _ in range(trials):
+        x = mu + rng.standard_normal((n, units))
+        b = statistics.bootstrap(lambda i: statistics.resampled_mean(x, i), [n], n_resamples=199)
+        ci = b.extreme(x.mean(axis=0), slice(0, units), "max")
+        held.append(ci.low <= mu.max() <= ci.high)
+    assert np.mean(held) >= 0.95 - three_sigma(0.95, trials)
+    assert "standard errors from a basic bootstrap" in ci.method
+
+
+def test_relative_maps_an_interval_and_passes_a_reason():
+    from hil.contract.result import Interval
+    ci = statistics.relative(Interval(1.8, 2.2, "m"), 2.0)
+    assert (ci.low, ci.high, ci.method) == (pytest.approx(-0.1), pytest.approx(0.1), "m")
+    assert statistics.relative("exact: x", 2.0) == "exact: x"
+
+
+def test_extreme_interval_keeps_to_the_values_range():
+    ci = statistics.extreme_interval([0.1, 0.2], [1.0, 1.0], 5, "max", within=(0, np.inf))
+    unclipped = statistics.extreme_interval([0.1, 0.2], [1.0, 1.0], 5, "max")
+    assert unclipped.low < 0 and (ci.low, ci.high) == (0.0, unclipped.high)

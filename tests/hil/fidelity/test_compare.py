@@ -73,8 +73,37 @@ def test_the_report_has_table_checks_figures_and_json(three, tmp_path):
     board_minus_emu = [s for s in residuals["series"] if s["name"].startswith("board:EMU-0042 − emulator:EMU-0042")]
     assert board_minus_emu and all(v == 0 for s in board_minus_emu for v in s["y"])
     html = paths.html.read_text()
-    assert "board = emulator at the same run counter" in html and "value ± 95 %" in html
+    assert "board = emulator at the same run counter" in html and "value (95 % interval)" in html
     assert html.count('src="data:image/png;base64,') == sum(len(e["figures"]) for e in doc["experiments"])
+
+
+def test_every_value_in_the_table_has_an_interval_or_a_reason(three, tmp_path):
+    f, _ = three
+    paths = fidelity.write(f, tmp_path)
+    doc = json.loads(paths.json.read_text())
+    for e in doc["experiments"]:
+        for m in e["metrics"]:
+            for device, v in m["values"].items():
+                where = (e["experiment"], m["name"], device)
+                if v["no_interval"]:
+                    assert v["low"] is None and v["high"] is None, where
+                else:
+                    assert v["low"] <= v["high"] and v["interval_method"], where
+                if device.endswith(":ideal") and not v["interval_method"]:
+                    assert v["no_interval"].startswith("exact:"), where
+            # The board's raw data equal the emulator's, and the intervals' resampling is seeded:
+            # the same intervals.
+            board, emu = m["values"]["board:EMU-0042"], m["values"]["emulator:EMU-0042"]
+            assert (board["low"], board["high"], board["no_interval"]) == (emu["low"], emu["high"], emu["no_interval"])
+    rows = {m["name"]: m for m in doc["experiments"][0]["metrics"]}          # bss2.mac_gain
+    assert rows["prediction_mismatches"]["values"]["emulator:EMU-0042"]["interval_method"].startswith("Clopper")
+    assert rows["prediction_mismatches"]["values"]["emulator:EMU-0042:ideal"]["no_interval"].startswith("exact:")
+    # mac_sends_and_wait ran with 2 repeats: too few for its bootstrap, which says so.
+    sends = {m["name"]: m for m in doc["experiments"][2]["metrics"]}
+    assert "needs at least" in sends["fit_residual_max"]["values"]["emulator:EMU-0042"]["no_interval"]
+    html = paths.html.read_text()
+    assert all(t in html for t in ("(exact)", "(no interval)", "Clopper-Pearson", "basic bootstrap"))
+    assert " [" in html and " ± " in html
 
 
 def test_stored_runs_compare_by_latest_and_by_id(three):

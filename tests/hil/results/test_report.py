@@ -104,9 +104,11 @@ def test_metrics_json(tmp_path, results):
     assert n["context"]["serial"] == "EMU-0007"
     assert n["metrics"] == [
         {"name": "noise_max", "value": 4.1, "limit": 3.5, "comparison": "<=", "source": "spec: hil.bss2.MacSpec",
-         "unit": "LSB", "detail": "", "interval": None, "passed": False},
+         "unit": "LSB", "detail": "", "interval": None, "low": None, "high": None, "interval_method": "",
+         "no_interval": "", "passed": False},
         {"name": "noise_min", "value": "nan", "limit": None, "comparison": None, "source": "", "unit": "LSB",
-         "detail": "", "interval": None, "passed": None},
+         "detail": "", "interval": None, "low": None, "high": None, "interval_method": "", "no_interval": "",
+         "passed": None},
     ]
     assert doc["experiments"][0]["summary"] == {"gain_median": 0.00191}
 

@@ -34,11 +34,13 @@ def make_result(name: str = "bss2.mac_noise", *, passed: bool = True, seed: int 
              "empty": np.zeros((0, 3))},
         prediction={"mean": np.full(512, 59.0), "label": np.array(["a", "bc"])},
         metrics=(
-            Metric("noise_rel_error", 0.01, 0.25, "abs<=", "spec: hil.bss2.MacSpec"),
+            Metric("noise_rel_error", 0.01, 0.25, "abs<=", "spec: hil.bss2.MacSpec", interval=0.004,
+                   interval_method="chi-square"),
             Metric("noise_max", 2.9 if passed else 4.2, 3.5, "<=", "spec: hil.bss2.MacSpec", "LSB",
                    detail="sigma of the noisiest neuron"),
-            Metric("linear_range_min", 90.0, 80.0, ">=", "spec"),
-            Metric("r2_min", float("nan")),
+            Metric("linear_range_min", 90.0, 80.0, ">=", "spec", low=85.5, high=float("inf"),
+                   interval_method="one-sided"),
+            Metric("r2_min", float("nan"), no_interval="undefined: not finite"),
             Metric("spread", float("inf"), float("inf"), "<=", "reported"),
         ),
         context=context(),
@@ -52,8 +54,10 @@ def store(tmp_path):
 
 
 def assert_same_metric(a: Metric, b: Metric):
-    assert (a.name, a.limit, a.comparison, a.source, a.unit, a.detail) == \
-           (b.name, b.limit, b.comparison, b.source, b.unit, b.detail)
+    assert (a.name, a.limit, a.comparison, a.source, a.unit, a.detail, a.interval, a.low, a.high,
+            a.interval_method, a.no_interval) == \
+           (b.name, b.limit, b.comparison, b.source, b.unit, b.detail, b.interval, b.low, b.high,
+            b.interval_method, b.no_interval)
     assert a.value == b.value or (math.isnan(a.value) and math.isnan(b.value))
     assert a.passed == b.passed
 
@@ -93,8 +97,8 @@ def test_layout_and_result_json(store):
     assert doc["verdict"] == {"passed": False, "text": "FAIL (noise_max)", "failed": ["noise_max"]}
     assert doc["metrics"][1] == {"name": "noise_max", "value": 4.2, "limit": 3.5, "comparison": "<=",
                                  "source": "spec: hil.bss2.MacSpec", "unit": "LSB",
-                                 "detail": "sigma of the noisiest neuron", "interval": None,
-                                 "passed": False}
+                                 "detail": "sigma of the noisiest neuron", "interval": None, "low": None,
+                                 "high": None, "interval_method": "", "no_interval": "", "passed": False}
     assert doc["arrays"]["raw"]["samples"] == {"dtype": "int8", "shape": [20, 512]}
     # The arrays are plain npz: readable without pickle.
     with np.load(folder / "raw.npz", allow_pickle=False) as npz:
@@ -294,6 +298,20 @@ def test_a_store_written_by_version_0_1_0_still_opens(tmp_path):
     assert r.metrics[0] == Metric("noise_max", 2.1, 3.5, "<=", "spec: hil.bss2.MacSpec", "LSB")
     assert np.isnan(r.metrics[1].value) and r.metrics[1].comparison == "<=" and not r.metrics[1].judged
     assert r.summary == {"noise_rms": 2.0} and r.context.serial == "EMU-OLD"
+
+
+def test_a_run_stored_with_half_widths_only_loads_its_interval_ends(store):
+    """Runs stored before intervals had ends carry only ``interval``, the half-width."""
+    run_id = store.save(make_result())
+    path = store.path(run_id) / "result.json"
+    doc = json.loads(path.read_text())
+    for m in doc["metrics"]:
+        for k in ("low", "high", "interval_method", "no_interval"):
+            del m[k]
+    path.write_text(json.dumps(doc))
+    m = store.load(run_id).metric("noise_rel_error")
+    assert (m.interval, m.low, m.high, m.interval_method) == (0.004, 0.006, 0.014, "")
+    assert store.load(run_id).metric("noise_max").low is None
 
 
 # --- leftovers of killed writers ------------------------------------------------------------
