@@ -11,6 +11,10 @@ unchanged is reused. ``root`` defaults to ``$HIL_RTL_BUILD`` or ``<repo>/build/r
 The lead's long-lived session: ``b.command(test_module, workdir)`` gives the argv, the
 environment and the working directory to start the same simulation with
 ``subprocess.Popen``.
+
+Any other top level (a block bench's harness around one model, ``hil/rtl/benches``)
+is built by ``build_top(toplevel, sources, simulator)`` under the same rules: its
+hash covers the given sources, the model files, the parameters and the options.
 """
 import contextlib
 import hashlib
@@ -75,12 +79,16 @@ def source_paths() -> list[Path]:
     return [MODELS / s for s in SOURCES]
 
 
-def _key(simulator: str, parameters: dict) -> str:
+def _key(simulator: str, parameters: dict, toplevel: str = TOPLEVEL, sources=None) -> str:
+    """The build's hash: the sources' names and contents (the chip's model files by
+    default), the model files included from ``MODELS``, the top level, the parameters,
+    the simulator and its options."""
     h = hashlib.sha256()
-    for name in SOURCES + INCLUDES:
-        h.update(name.encode() + b"\0" + (MODELS / name).read_bytes() + b"\0")
+    files = [MODELS / name for name in SOURCES] if sources is None else [Path(f) for f in sources]
+    for f in files + [MODELS / name for name in INCLUDES]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     h.update(json.dumps({"simulator": simulator, "parameters": parameters, "timescale": TIMESCALE,
-                         "verilator": VERILATOR_BUILD_ARGS}, sort_keys=True).encode())
+                         "verilator": VERILATOR_BUILD_ARGS, "toplevel": toplevel}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -101,21 +109,25 @@ def _environ(extra: dict):
 
 @dataclass
 class Build:
-    """A built simulation of ``bss2_chip``: the cocotb runner and its build directory."""
+    """A built simulation of ``bss2_chip`` (or of another top level, ``build_top``): the
+    cocotb runner and its build directory."""
 
     simulator: str
     """"icarus" or "verilator"."""
-    geometry: RtlGeometry
+    geometry: RtlGeometry | None
+    """The reduced core of a ``bss2_chip`` build; None for another top level."""
     parameters: dict
     """The Verilog parameters of the build (ROWS, COLUMNS, HEMISPHERES, MAX_BATCH, ...)."""
     build_dir: Path
     runner: object
     """The cocotb_tools.runner Runner that built it (``runner.test`` runs a test module)."""
+    toplevel: str = TOPLEVEL
+    """The HDL top-level module."""
 
     def test(self, test_module: str, workdir, *, extra_env: dict | None = None, plusargs=(),
              testcase: str | None = None, log_name: str = "sim.log") -> Path:
         """Runs the cocotb test module ``test_module`` (a Python module path importable from
-        the repository) on ``bss2_chip`` with the session directory ``workdir`` (+BSS2_DIR,
+        the repository) on the top level (``bss2_chip``) with the session directory ``workdir`` (+BSS2_DIR,
         also the simulator's working directory); returns the results XML once the
         simulator has exited. Raises ``SimulationFailed`` (with the log's tail) if the
         simulator fails or a test fails."""
@@ -123,12 +135,15 @@ class Build:
         workdir.mkdir(parents=True, exist_ok=True)
         results = workdir / "results.xml"
         log = workdir / log_name
-        env = {**simulator_env(self.simulator), **(extra_env or {})}
+        # the repository first on the simulator's Python path, so its embedded Python
+        # imports this tree's hil and emulator whatever is installed
+        pythonpath = os.pathsep.join(dict.fromkeys(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        env = {**simulator_env(self.simulator), "PYTHONPATH": pythonpath, **(extra_env or {})}
         results.unlink(missing_ok=True)
         error = None
         with _environ(env):
             try:
-                self.runner.test(test_module=test_module, hdl_toplevel=TOPLEVEL, build_dir=self.build_dir,
+                self.runner.test(test_module=test_module, hdl_toplevel=self.toplevel, build_dir=self.build_dir,
                                  test_dir=workdir, plusargs=[f"+BSS2_DIR={workdir}", *plusargs],
                                  extra_env=env, testcase=testcase, results_xml=str(results),
                                  timescale=TIMESCALE, log_file=log)
@@ -144,7 +159,10 @@ class Build:
 
     def command(self, test_module: str, workdir, *, extra_env: dict | None = None, plusargs=()) -> tuple:
         """(argv, env, cwd) that run ``self.test(test_module, workdir, ...)`` in a child process
-        (``subprocess.Popen(argv, env=env, cwd=cwd)``), for a long-lived simulator session."""
+        (``subprocess.Popen(argv, env=env, cwd=cwd)``), for a long-lived simulator session
+        (``bss2_chip`` builds only)."""
+        if self.geometry is None:
+            raise InvalidValue("build", f"command() runs bss2_chip builds, not {self.toplevel}")
         spec = {"simulator": self.simulator, "geometry": self.geometry.__dict__, "parameters": self.parameters,
                 "root": str(self.build_dir.parent.parent), "test_module": test_module,
                 "workdir": str(Path(workdir).resolve()), "extra_env": extra_env or {}, "plusargs": list(plusargs)}
@@ -166,12 +184,36 @@ def build(geometry: RtlGeometry = RtlGeometry(), simulator: str = "icarus", *,
     reuses the build with the same sources and parameters. ``parameters``: further
     Verilog parameters (e.g. ``{"MAX_BATCH": 1024}``). Verilator builds with --timing and
     -CFLAGS -std=gnu++20."""
+    params = {**geometry.parameters(), **(parameters or {})}
+    b = _build(TOPLEVEL, None, simulator, params, root)
+    b.geometry = geometry
+    return b
+
+
+def build_top(toplevel: str, sources, simulator: str = "icarus", *, parameters: dict | None = None,
+              includes=(), root=None) -> Build:
+    """Builds the top-level module ``toplevel`` from ``sources`` (paths: a harness and the
+    model files it wraps) on ``simulator``, or reuses the build with the same sources,
+    parameters and options: the rules of ``build``. The model folder (``MODELS``, with
+    ``float32.vh``) and the folders ``includes`` are on the include path; the ``.vh``
+    files of ``includes`` count in the hash. The returned ``Build`` has no geometry."""
+    sources = [Path(s).resolve() for s in sources]
+    if not sources:
+        raise InvalidValue("sources", "a build needs at least one source file")
+    includes = [Path(d).resolve() for d in includes]
+    return _build(toplevel, sources, simulator, dict(parameters or {}), root, includes)
+
+
+def _build(toplevel: str, sources, simulator: str, params: dict, root, includes=()) -> Build:
     from cocotb_tools.runner import get_runner
     if simulator not in SIMULATORS:
         raise InvalidValue("simulator", f"{simulator!r} is not one of {SIMULATORS}")
-    params = {**geometry.parameters(), **(parameters or {})}
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    build_dir = Path(root or _default_root()).resolve() / worker / f"{simulator}-{_key(simulator, params)}"
+    hashed = None if sources is None else sources + sorted(f for d in includes for f in d.glob("*.vh"))
+    name = f"{simulator}-{_key(simulator, params, toplevel, hashed)}"
+    if sources is not None:
+        name = f"{toplevel}-{name}"
+    build_dir = Path(root or _default_root()).resolve() / worker / name
     marker = build_dir / "build.json"
     env = simulator_env(simulator)
     with _environ(env):
@@ -181,11 +223,11 @@ def build(geometry: RtlGeometry = RtlGeometry(), simulator: str = "icarus", *,
         # Icarus checks its output against the sources; Verilator skips a verilation whose
         # inputs are unchanged and make rebuilds nothing: a reused build costs about a second.
         args = list(VERILATOR_BUILD_ARGS) if simulator == "verilator" else ["-g2005"]
-        runner.build(sources=source_paths(), includes=[MODELS], hdl_toplevel=TOPLEVEL, parameters=params,
-                     build_args=args, build_dir=build_dir, timescale=TIMESCALE,
-                     log_file=build_dir.parent / f"{build_dir.name}.build.log")
-        marker.write_text(json.dumps({"simulator": simulator, "parameters": params}))
-    return Build(simulator, geometry, params, build_dir, runner)
+        runner.build(sources=source_paths() if sources is None else sources, includes=[MODELS, *includes],
+                     hdl_toplevel=toplevel, parameters=params, build_args=args, build_dir=build_dir,
+                     timescale=TIMESCALE, log_file=build_dir.parent / f"{build_dir.name}.build.log")
+        marker.write_text(json.dumps({"simulator": simulator, "toplevel": toplevel, "parameters": params}))
+    return Build(simulator, None, params, build_dir, runner, toplevel)
 
 
 def lint(path: Path, top: str) -> subprocess.CompletedProcess:

@@ -1,16 +1,17 @@
-"""cocotb tests of bss2_noise (rtl_models/bss2/noise.v) through the harness noise_bench.v.
-
-Run by tests/rtl/test_noise.py (pytest, cocotb's Python runner), in the build
-directory, where the pytest side has written the coefficient file. Every batch goes
-through files (the harness reads its inputs with $readmemh and writes its outputs with
-$writememh), so Python only acts once per batch, not per cycle.
+"""Block bench of the temporal-noise generator (``rtl_models/bss2/noise.v``), a cocotb test
+module run on the harness ``noise.v`` beside it by ``hil.rtl.benches.run_bench``, in the
+session directory, where the host side has written the coefficient file. Every batch
+goes through files (the harness reads its inputs with $readmemh and writes its outputs
+with $writememh), so Python only acts once per batch, not per cycle.
 
 Each output is compared bit for bit (the float32 patterns of N1 and N2, and the
 octaves) with the emulator's own generator (hil.rtl.noise.draws / deviates, the C
-core). Functional coverage (cocotb-coverage): the octave 0..31 of each deviate crossed
-with its sign. The figures go to noise_summary.json, the coverage to noise_coverage.yml.
+core): checks ``noise.random_keys_and_counters`` (3 x 4096 constrained-random keys and
+counters, the last batch with bubbles) and ``noise.edge_patterns`` (steered edge words
+of every octave). Functional coverage (cocotb-coverage): the octave 0..31 of each
+deviate crossed with its sign (``noise.octave_x_sign``, 64 bins); the last test fails
+unless it is complete. The serial plays no part (the generator has no fixed pattern).
 """
-import json
 from pathlib import Path
 
 import cocotb
@@ -20,16 +21,25 @@ from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db
 
 from emulator._native import lib
 from hil.rtl import noise
+from hil.rtl.benches import common
 
 SEED = 20240515
 BATCH = 4096            # the harness's DEPTH
 RANDOM_BATCHES = 3
 STIM_FILE, RESP_FILE = Path("noise_stim.hex"), Path("noise_resp.hex")
-SUMMARY_FILE, COVERAGE_FILE = Path("noise_summary.json"), Path("noise_coverage.yml")
 COVERAGE = "noise.octave_x_sign"
 EDGE_WORDS = (0x00000000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+REFERENCE = "the emulator's generator (emulator/_native/rng.c through hil.rtl.noise.draws, deviates)"
 
-_summary = {"tests": {}}
+_report = None
+
+
+def _the_report() -> common.Report:
+    global _report
+    if _report is None:
+        _report = common.Report(common.settings())
+        _report.coverage = [COVERAGE]
+    return _report
 
 
 @CoverPoint("noise.octave", xf=lambda octave, sign: octave, bins=list(range(noise.SEGMENTS)))
@@ -72,13 +82,16 @@ async def _check(dut, name: str, keys, counters, gaps: bool = False) -> None:
     for octave, sign in zip(np.concatenate([want[:, 0], want[:, 1]]).tolist(),
                             np.concatenate([u1 >> np.uint32(31), u2 >> np.uint32(31)]).tolist()):
         _sample(octave, sign)
-    entry = _summary["tests"].setdefault(name, {"samples": 0, "deviates": 0, "mismatches": 0})
-    entry["samples"] += len(keys)
-    entry["deviates"] += 2 * len(keys)
-    entry["mismatches"] += int(bad.size)
-    cover = coverage_db[COVERAGE]
-    entry["coverage_after"] = f"{cover.coverage}/{cover.size}"
-    SUMMARY_FILE.write_text(json.dumps(_summary, indent=1))
+    report = _the_report()
+    fields = ("oct1", "oct2", "n1_bits", "n2_bits")
+    report.check(f"noise.{name}", "digital", "exact", REFERENCE).add(
+        (got != want).any(axis=1), (got != want).any(axis=1).astype(float),
+        lambda j: {"key": f"0x{int(keys[j]):016x}", "counter": f"0x{int(counters[j]):016x}",
+                   "u1": f"0x{int(u1[j]):08x}", "u2": f"0x{int(u2[j]):08x}",
+                   "rtl": {f: hex(int(v)) for f, v in zip(fields, got[j])},
+                   "reference": {f: hex(int(v)) for f, v in zip(fields, want[j])}})
+    report.figures[f"{name}_samples"] = report.figures.get(f"{name}_samples", 0) + len(keys)
+    report.write()
     for j in bad[:10]:
         dut._log.error("mismatch: key=0x%016x counter=0x%016x u=(0x%08x, 0x%08x) rtl=%s emulator=%s",
                        int(keys[j]), int(counters[j]), int(u1[j]), int(u2[j]),
@@ -150,11 +163,9 @@ async def edge_patterns(dut):
 async def coverage_complete(dut):
     """Every octave 0..31 on both signs was seen, by N1 and N2 together (runs last)."""
     cover = coverage_db[COVERAGE]
-    coverage_db.report_coverage(dut._log.info, bins=False)
-    coverage_db.export_to_yaml(str(COVERAGE_FILE))
-    _summary["coverage"] = {"bins": cover.size, "covered": cover.coverage,
-                            "missing": [f"octave {o} sign {s}" for (o, s), hits in cover.detailed_coverage.items()
-                                        if hits == 0]}
-    SUMMARY_FILE.write_text(json.dumps(_summary, indent=1))
+    missing = [f"octave {o} sign {s}" for (o, s), hits in cover.detailed_coverage.items() if hits == 0]
+    report = _the_report()
+    report.figures["coverage_missing"] = missing
+    report.write(dut._log.info)
     assert cover.coverage == cover.size == 2 * noise.SEGMENTS, \
-        f"octave x sign coverage {cover.coverage}/{cover.size}: missing {_summary['coverage']['missing']}"
+        f"octave x sign coverage {cover.coverage}/{cover.size}: missing {missing}"

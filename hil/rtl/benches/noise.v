@@ -1,4 +1,5 @@
-// noise_bench.v: test harness of bss2_noise (rtl_models/bss2/noise.v) for cocotb.
+// noise.v -- cocotb harness of bss2_noise (rtl_models/bss2/noise.v), driven by
+// hil/rtl/benches/noise.py. Not a model: a bench around one.
 //
 // Keeps Python out of the per-cycle path: the cocotb test writes a batch of inputs
 // to STIM_FILE and pulses `start`; the harness loads them ($readmemh), feeds one per

@@ -1,0 +1,1 @@
+"""The block benches of hil.rtl.benches, run from pytest."""
