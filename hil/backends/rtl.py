@@ -21,6 +21,10 @@ RUN_TIMEOUT_S = 600.0
 """How long the driver waits for one answer: a full batch (hil.rtl.session.MAX_BATCH vectors)
 of long sends takes minutes of simulation."""
 
+DEATH_WAIT_S = 10.0
+"""After a lost connection, how long to wait for a dying simulation to end (and so be reported
+with its log) before the loss is reported as it is, seconds."""
+
 
 @register("rtl")
 class RtlBackend(BoardBackend):
@@ -52,7 +56,7 @@ class RtlBackend(BoardBackend):
         try:
             return method(*args)
         except (ConnectionError, TimeoutError):
-            self.process.check_alive()
+            self.process.check_alive(wait_s=DEATH_WAIT_S)
             raise
 
     def configure(self, config) -> None:

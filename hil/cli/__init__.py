@@ -10,10 +10,12 @@
     hil boards [--inventory inventory.toml]                    # probe the inventory's boards
     hil accept --backend board --resource R | --board NAME     # acceptance certificate
     hil fidelity EXPERIMENT... --device emulator:EMU-0042 --device emulator:EMU-0042:ideal   # side by side
+    hil run bss2.mac_gain --backend rtl --serial EMU-0042 [--simulator verilator]  # the Verilog models
+    hil regress [--simulator verilator] [--serials EMU-0042 EMU-0007]             # chip-verification regression
 
 One module per group of subcommands: :mod:`.experiments` (run, experiments,
 demo), :mod:`.results` (runs, report), :mod:`.fidelity`, :mod:`.boards` (serve, boards),
-:mod:`.accept`; their shared options are in :mod:`.options`, their tables in
+:mod:`.accept`, :mod:`.regress`; their shared options are in :mod:`.options`, their tables in
 :mod:`.tables`. Exit codes are in :mod:`.exit_codes`: 0 every judged metric
 passed; 1 a metric failed (or, for ``demo``, an experiment failed or raised);
 2 a usage or validation error (the message names what was wrong; no
@@ -26,7 +28,7 @@ import traceback
 
 from .. import __version__
 from ..contract.errors import RigError
-from . import accept, boards, experiments, fidelity, results
+from . import accept, boards, experiments, fidelity, regress, results
 from .exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 
 
@@ -65,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "emulated chips, RTL simulations and boards; store, judge and report them.")
     p.add_argument("--version", action="version", version=f"hil-rig {__version__}")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (experiments, results, fidelity, boards, accept):
+    for group in (experiments, results, fidelity, boards, accept, regress):
         group.add_parsers(sub)
     return p
 

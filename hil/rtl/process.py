@@ -133,8 +133,13 @@ class RtlProcess:
         raise RtlSimulatorError(f"the {self.simulator} simulation did not serve within {timeout_s:g} s; "
                                 f"its logs end:\n{tail}")
 
-    def check_alive(self) -> None:
-        """Raises :class:`RtlSimulatorError` with the logs' tails if the simulation has died."""
+    def check_alive(self, wait_s: float = 0.0) -> None:
+        """Raises :class:`RtlSimulatorError` with the logs' tails if the simulation has died, or
+        dies within ``wait_s`` seconds (its launcher ends once the simulator has)."""
+        try:
+            self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return
         if self.proc.poll() is not None:
             raise RtlSimulatorError(f"the {self.simulator} simulation died (status {self.proc.returncode}); "
                                     f"its logs end:\n{self._tail()}")
