@@ -8,7 +8,7 @@
 // subnormals (quantum 2^-149) and overflow to infinity; infinities and NaN pass.
 // This is how the models reproduce the emulator's float32 C core bit for bit.
 
-function real f32;
+function automatic real f32;
     input real x;
     reg [63:0] b;
     reg [34:0] t;
@@ -48,7 +48,7 @@ function real f32;
 endfunction
 
 // floor of a real as an integer (|x| < 2^31)
-function integer floor_int;
+function automatic integer floor_int;
     input real x;
     begin
         floor_int = $rtoi($floor(x));
