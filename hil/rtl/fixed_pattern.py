@@ -98,3 +98,19 @@ def export(chip, geometry: RtlGeometry, directory) -> Path:
         "geometry": {"rows": R, "columns": C, "hemispheres": H},
         "calibrated_trims": trims.astype(int).tolist(), **path}, indent=1))
     return d
+
+
+def noise_free(chip):
+    """The emulator's noise-free twin of ``chip``: the same serial, ideal flag and faults
+    (noisy neurons dropped), with ``sigma_read`` and ``sigma_base`` zeroed, on the C core.
+    It takes the same readout path as ``chip`` (float32 when the chip compresses), so its
+    outputs are what the RTL, which has no temporal noise, must reproduce bit for bit."""
+    import dataclasses
+
+    from emulator.bss2 import VirtualChip
+    quiet = VirtualChip(chip.serial, ideal=chip.ideal,
+                        faults=dataclasses.replace(chip.faults, noisy_neurons=()))
+    zeros = np.zeros_like(quiet.pattern.sigma_read)
+    quiet.pattern = dataclasses.replace(quiet.pattern, sigma_read=zeros, sigma_base=zeros)
+    quiet._readout = quiet._make_readout()  # the emulator's readout of the changed pattern
+    return quiet

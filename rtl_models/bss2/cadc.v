@@ -76,6 +76,7 @@ module bss2_cadc_channel (
     assign code = sum < 12'sd0 ? 8'd0 : (sum > 12'sd255 ? 8'd255 : sum[7:0]);
 endmodule
 
+`ifndef SYNTHESIS  // the analog part (real arithmetic); Yosys reads only the digital modules above
 module bss2_cadc #(
     parameter CHANNELS = 32
 ) (
@@ -101,7 +102,7 @@ module bss2_cadc #(
     real level;
     integer count_int;
     always @* begin
-        count_int = count;  // sign-extended: count is signed
+        count_int = {{22{count[9]}}, count};  // sign-extended
         level = $itor(count_int);
     end
 
@@ -125,3 +126,4 @@ module bss2_cadc #(
         end
     endgenerate
 endmodule
+`endif

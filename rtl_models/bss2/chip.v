@@ -45,7 +45,7 @@
 // are read, the CADC converts the membrane, the neurons are reset and the CADC
 // converts the baseline; output = clamp(code - baseline code, -128, 127).
 // Cycles per vector: num_sends * (events * (wait_cycles + 1) + 2) + 2 conversions
-// of (ramp_hi - ramp_lo + 2) cycles + 7. Temporal noise is off.
+// of (ramp_hi - ramp_lo + 2) cycles + 8. Temporal noise is off.
 /* verilator lint_off DECLFILENAME */
 
 module bss2_chip #(
@@ -121,7 +121,7 @@ module bss2_chip #(
     // -- sequencer state ------------------------------------------------------------------
     localparam S_IDLE = 4'd0, S_CFG = 4'd1, S_VEC = 4'd2, S_SEND = 4'd3, S_SLOT = 4'd4,
                S_SEND_END = 4'd5, S_READ = 4'd6, S_CONV_MEM = 4'd7, S_WAIT_MEM = 4'd8,
-               S_CONV_BASE = 4'd9, S_WAIT_BASE = 4'd10, S_FINISH = 4'd11;
+               S_CONV_BASE = 4'd9, S_WAIT_BASE = 4'd10, S_FINISH = 4'd11, S_STORE = 4'd12;
     reg [3:0]  state;
     reg [16:0] b;
     reg [16:0] n_batch;
@@ -142,6 +142,7 @@ module bss2_chip #(
     reg        reset_read;
     reg        cadc_start;
     reg [8*NEURONS-1:0] mem_codes;
+    reg [8*NEURONS-1:0] base_codes;
 
     wire [8*NEURONS-1:0] codes;
     wire [HEMISPHERES-1:0] cadc_done;
@@ -169,7 +170,7 @@ module bss2_chip #(
     reg [8*NEURONS-1:0] result;
     always @* begin
         for (n = 0; n < NEURONS; n = n + 1) begin
-            diff = {2'b00, mem_codes[8*n +: 8]} - {2'b00, codes[8*n +: 8]};
+            diff = {2'b00, mem_codes[8*n +: 8]} - {2'b00, base_codes[8*n +: 8]};
             result[8*n +: 8] = diff < -10'sd128 ? 8'h80 : (diff > 10'sd127 ? 8'h7f : diff[7:0]);
         end
     end
@@ -306,10 +307,14 @@ module bss2_chip #(
             S_WAIT_BASE: begin
                 cadc_start <= 1'b0;
                 if (cadc_done[0]) begin
-                    outputs[b[IW-1:0]] <= result;
-                    b <= b + 17'd1;
-                    state <= (b + 17'd1 == n_batch) ? S_FINISH : S_VEC;
+                    base_codes <= codes;
+                    state <= S_STORE;
                 end
+            end
+            S_STORE: begin
+                outputs[b[IW-1:0]] <= result;
+                b <= b + 17'd1;
+                state <= (b + 17'd1 == n_batch) ? S_FINISH : S_VEC;
             end
             S_FINISH: begin
                 $sformat(fname, "%0s/outputs.hex", dir);

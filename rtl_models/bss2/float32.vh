@@ -22,7 +22,7 @@
 // (S. A. Figueroa, "When is double rounding innocuous?", SIGNUM Newsl. 30(3), 1995).
 // Do not write f32(a * b + c) for one rounded FMA-free step: that is f32(f32(a*b) + c).
 
-function [63:0] f32_tiny_bits;
+function automatic [63:0] f32_tiny_bits;
     input s;
     input [23:0] k;
     integer i, p;
@@ -42,7 +42,7 @@ function [63:0] f32_tiny_bits;
     end
 endfunction
 
-function real f32;
+function automatic real f32;
     input real x;
     reg [63:0] b;
     reg [10:0] e;
@@ -79,7 +79,7 @@ function real f32;
     end
 endfunction
 
-function [31:0] f32_to_bits;
+function automatic [31:0] f32_to_bits;
     input real x;
     reg [63:0] b;
     reg [10:0] e;
@@ -106,7 +106,7 @@ function [31:0] f32_to_bits;
     end
 endfunction
 
-function real f32_from_bits;
+function automatic real f32_from_bits;
     input [31:0] w;
     begin
         if (w[30:23] == 8'hFF)

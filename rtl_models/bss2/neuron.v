@@ -78,7 +78,7 @@ module bss2_neuron (
     end
 
     // the membrane excursion read from the integrator (see the header)
-    function real membrane;
+    function automatic real membrane;
         input real q;
         input real scale;
         begin

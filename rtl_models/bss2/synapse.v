@@ -1,7 +1,7 @@
 // synapse.v -- one synapse (emulator/bss2/synapse_array.py).
 //
-// Holds a 6-bit weight and a 6-bit label, written at the rising clock edge when
-// wr_en (wr_data = {label[5:0], weight[5:0]}). The weight reads back through the
+// Reads its 6-bit weight and 6-bit label from its memory stored (stored = {label[5:0],
+// weight[5:0]}; the array holds the cells and writes them). The weight reads back through the
 // stuck-bit fault: bits set in stuck_mask read stuck_value. When its row is on
 // (row_on: the driver's row mode is excitatory or inhibitory, during a hit) and
 // the row's event label equals the synapse's label, the synapse passes the
@@ -12,9 +12,7 @@
 /* verilator lint_off DECLFILENAME */
 
 module bss2_synapse (
-    input  wire        clk,
-    input  wire        wr_en,
-    input  wire [11:0] wr_data,
+    input  wire [11:0] stored,
     input  wire [5:0]  stuck_mask,
     input  wire [5:0]  stuck_value,
     input  wire [63:0] gain_bits,
@@ -23,11 +21,8 @@ module bss2_synapse (
     output reg  [63:0] charge_bits
 );
     `include "float32.vh"
-    reg [5:0] weight;
-    reg [5:0] label;
-    initial {label, weight} = 12'd0;
-    always @(posedge clk)
-        if (wr_en) {label, weight} <= wr_data;
+    wire [5:0] weight = stored[5:0];
+    wire [5:0] label = stored[11:6];
 
     wire [5:0] weight_read = (weight & ~stuck_mask) | (stuck_value & stuck_mask);
     always @*

@@ -50,6 +50,7 @@ module bss2_synapse_array #(
     localparam SYNAPSES = 2 * ROWS * COLUMNS;
 
     reg [63:0] gain [0:SYNAPSES-1];
+    reg [11:0] stored [0:SYNAPSES-1];
     reg [11:0] stuck [0:SYNAPSES-1];
     reg [63:0] column_file [0:COLUMNS];
     reg [8*600-1:0] fname;
@@ -60,6 +61,7 @@ module bss2_synapse_array #(
         for (n = 0; n < SYNAPSES; n = n + 1) begin
             gain[n] = $realtobits(1.0);
             stuck[n] = 12'd0;
+            stored[n] = 12'd0;
         end
         loaded = 1'b0;
         column_file[0] = 64'd0;
@@ -78,6 +80,12 @@ module bss2_synapse_array #(
 
     assign charge_valid = |drv_hit;
 
+    // the synapse memory: one row per write
+    integer w;
+    always @(posedge clk)
+        if (wr_en)
+            for (w = 0; w < COLUMNS; w = w + 1) stored[{24'd0, wr_row} * COLUMNS + w] <= wr_data[12*w +: 12];
+
     genvar i, c;
     generate
         for (c = 0; c < COLUMNS; c = c + 1) begin : column
@@ -95,12 +103,12 @@ module bss2_synapse_array #(
                 wire [63:0] q0;
                 wire [63:0] q1;
                 bss2_synapse exc (
-                    .clk(clk), .wr_en(wr_en && wr_row == 2*i), .wr_data(wr_data[12*c +: 12]),
+                    .stored(stored[(2*i)*COLUMNS + c]),
                     .stuck_mask(stuck[(2*i)*COLUMNS + c][11:6]), .stuck_value(stuck[(2*i)*COLUMNS + c][5:0]),
                     .gain_bits(gain[(2*i)*COLUMNS + c]), .row_on(drv_exc[2*i] | drv_inh[2*i]),
                     .row_label(drv_label[6*i +: 6]), .charge_bits(q0));
                 bss2_synapse inh (
-                    .clk(clk), .wr_en(wr_en && wr_row == 2*i + 1), .wr_data(wr_data[12*c +: 12]),
+                    .stored(stored[(2*i + 1)*COLUMNS + c]),
                     .stuck_mask(stuck[(2*i + 1)*COLUMNS + c][11:6]),
                     .stuck_value(stuck[(2*i + 1)*COLUMNS + c][5:0]),
                     .gain_bits(gain[(2*i + 1)*COLUMNS + c]), .row_on(drv_exc[2*i + 1] | drv_inh[2*i + 1]),

@@ -43,6 +43,7 @@ module bss2_synapse_driver_decode (
     assign row_inh = {cfg_row_mode[3:2] == 2'd2, cfg_row_mode[1:0] == 2'd2} & {2{hit}};
 endmodule
 
+`ifndef SYNTHESIS  // the analog part (real arithmetic); Yosys reads only the digital modules above
 module bss2_synapse_driver (
     input  wire        event_valid,
     input  wire [12:0] event_label,
@@ -81,3 +82,4 @@ module bss2_synapse_driver (
         pulse_bits = $realtobits(p);
     end
 endmodule
+`endif
