@@ -28,7 +28,7 @@ def format_number(x: float | None, missing: str = "-") -> str:
 
 
 def format_estimate(x, missing: str = "-") -> str:
-    """A value with its 95 % interval as tables show it: 'v ± h' (symmetric), 'v [low, high]',
+    """A value with its 95 % interval as tables show it: 'v ± h' (symmetric about v), 'v [low, high]',
     'v (exact)' or 'v (no interval)' (see :data:`NO_INTERVAL_KINDS`), or 'v' where no interval was
     estimated; ``missing`` for no value. ``x`` has ``value``, ``interval``, ``low``, ``high`` and
     ``no_interval`` (a :class:`Metric`, or a fidelity ``Value``)."""
@@ -38,6 +38,9 @@ def format_estimate(x, missing: str = "-") -> str:
     if x.interval is not None:
         return f"{text} ± {format_number(x.interval)}"
     if x.low is not None and x.high is not None:
+        above, below = x.high - x.value, x.value - x.low
+        if math.isfinite(above) and math.isclose(above, below, rel_tol=1e-9, abs_tol=1e-12 * (1 + abs(x.value))):
+            return f"{text} ± {format_number(above)}"
         return f"{text} [{format_number(x.low)}, {format_number(x.high)}]"
     if x.no_interval:
         return f"{text} ({NO_INTERVAL_KINDS[x.no_interval.split(':', 1)[0]]})"

@@ -14,7 +14,7 @@ its expected count is the same for all of them: 3 x repeats on the nominal
 channel.
 
 A ramp reads every level once per pass, ``repeats`` passes in all; the passes are independent
-repeats of the whole ramp, and the metrics' intervals come from the spread between them
+repeats of the whole ramp, and the metrics' intervals come from a bootstrap over them
 (docs/fidelity.md#intervals).
 """
 import math
@@ -66,39 +66,46 @@ def dnl_limit(expected: float, n_tests: int, alpha: float = statistics.FALSE_ALA
     return float(max(hi / expected - 1.0, 1.0 - lo / expected))
 
 
-def _intervals(passes, covered, dnl, inl, mean_hits, missing_codes, missing_channels, short) -> dict:
+CADC_RESAMPLES = 199
+"""Resamples of the code-density bootstrap, fewer than :data:`hil.statistics.BOOTSTRAP_RESAMPLES`:
+each rebuilds the (256, 512) histogram from the passes; its standard errors are within about
+1 / sqrt(2 x 199) = 5 % of their own."""
+
+
+def _intervals(metrics, passes, covered, missing_codes, missing_channels, short) -> dict:
     """The code-density metrics' intervals: Clopper-Pearson for the counts; for the largest |DNL|
-    and |INL| the simultaneous extremes (:func:`hil.statistics.extreme_interval`) of every cell's
-    standard error from the spread between the ramp passes; a basic bootstrap over the passes for
-    the code-width spread."""
+    and |INL| and the code-width spread a bootstrap over the ramp's passes (each channel's
+    covered codes held as measured)."""
+    # Per pass, in single precision: its hits, its covered hits summed along the codes (the INL's
+    # numerator, so that a resample's INL needs no cumulative sum), and its covered hits per channel.
     repeats = passes.shape[0]
-    moments = _pass_moments(passes, covered)
-    se_dnl = _ratio_error(moments["h"], moments["hh"], moments["ht"], moments["t"], moments["tt"], repeats,
-                          mean_hits) * covered
-    se_inl = _ratio_error(moments["c"], moments["cc"], moments["ct"], moments["t"], moments["tt"], repeats,
-                          mean_hits)
+    hits = passes.reshape(repeats, -1).astype(np.float32)
+    below = np.cumsum(passes * covered, axis=1, dtype=np.float32).reshape(repeats, -1)
+    totals = (passes * covered).sum(axis=1, dtype=np.float64)                   # (repeats, 512)
     n_covered = covered.sum(axis=0)
-    totals = moments["totals"]
+    covered_below = np.cumsum(covered, axis=0, dtype=np.float32)
+    value = {m.name: m.value for m in metrics}
 
-    def width_spread(idx):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(n_covered > 0, statistics.resampled_mean(totals, idx) / n_covered, np.nan)
-        return np.nanstd(w, axis=-1) / np.nanmean(w, axis=-1)
+    def per_resample(idx):
+        mean_hits = statistics.resampled_mean(totals, idx) / n_covered          # (batch, 512)
+        per_hit = (1.0 / mean_hits).astype(np.float32)[:, None, :]
+        h = statistics.resampled_mean(hits, idx).reshape(-1, CODES, N)
+        c = statistics.resampled_mean(below, idx).reshape(-1, CODES, N)
+        dnl = np.where(covered, h * per_hit - 1.0, 0.0)
+        return np.stack([np.abs(dnl).max(axis=(1, 2)), np.abs(c * per_hit - covered_below).max(axis=(1, 2)),
+                         mean_hits.std(axis=1) / mean_hits.mean(axis=1)], axis=1)
 
-    finite = np.isfinite(dnl).all() and (n_covered > 0).all()
-    extreme_reason = "undefined: a channel covers no code, so its DNL and INL are not finite"
-    cells = "codes x channels"
-    return {
+    counts = {
         "missing_codes": statistics.count_interval(missing_codes.size, int(covered.any(axis=1).sum()),
                                                    "codes covered by some channel"),
         "missing_code_channels": statistics.count_interval(missing_channels.size, N, "channels"),
         "span_short_channels": statistics.count_interval(short.size, N, "channels"),
-        "dnl_max": statistics.extreme_interval(dnl[covered], se_dnl[covered], repeats - 1, "max", f"covered {cells}",
-                                               absolute=True) if finite else extreme_reason,
-        "inl_max": statistics.extreme_interval(inl, se_inl, repeats - 1, "max", cells, absolute=True)
-        if finite else extreme_reason,
-        "code_width_spread": statistics.bootstrap(width_spread, [repeats], "ramp passes").interval(0),
     }
+    names = ("dnl_max", "inl_max", "code_width_spread")
+    if not (n_covered > 0).all():
+        return counts | dict.fromkeys(names, "undefined: a channel covers no code, so its DNL and INL are not finite")
+    boot = statistics.bootstrap(per_resample, [passes.shape[0]], "ramp passes", n_resamples=CADC_RESAMPLES)
+    return counts | {name: boot.interval(value[name], i, (0.0, np.inf)) for i, name in enumerate(names)}
 
 
 def histogram(codes: np.ndarray) -> np.ndarray:
@@ -114,35 +121,6 @@ def pass_histograms(codes: np.ndarray, repeats: int) -> np.ndarray:
     (one of every level; row i of a ramp is read at level i // repeats). Their sum is the ramp's
     histogram (computed pass by pass, it needs no 8-byte copy of every code)."""
     return np.stack([histogram(codes[r::repeats]).astype(np.int32) for r in range(repeats)])
-
-
-def _pass_moments(passes: np.ndarray, covered: np.ndarray) -> dict:
-    """Per ramp pass r, sums over the passes of the quantities the histogram's metrics are linear
-    in: each cell's hits h_r and cumulative covered hits c_r (256, 512), each channel's covered
-    hits t_r (512,), their squares and their products with t_r. Also t_r itself, (repeats, 512)."""
-    m = {k: np.zeros((CODES, N)) for k in ("h", "hh", "ht", "c", "cc", "ct")}
-    totals = np.empty((passes.shape[0], N))
-    for r, h in enumerate(passes):
-        h = h.astype(np.float64)
-        h_cov = h * covered
-        c, t = np.cumsum(h_cov, axis=0), h_cov.sum(axis=0)
-        totals[r] = t
-        for k, v in (("h", h), ("hh", h * h), ("ht", h * t), ("c", c), ("cc", c * c), ("ct", c * t)):
-            m[k] += v
-    m["t"], m["tt"] = totals.sum(axis=0), (totals**2).sum(axis=0)
-    m["totals"] = totals
-    return m
-
-
-def _ratio_error(x: np.ndarray, xx: np.ndarray, xt: np.ndarray, t: np.ndarray, tt: np.ndarray, repeats: int,
-                 mean_hits: np.ndarray) -> np.ndarray:
-    """Standard error of sum_r x_r / mean_hits, mean_hits = sum_r t_r / covered codes, over the
-    ``repeats`` independent passes, linearized (the delta method; the bootstrap's standard error in
-    closed form): the spread of the passes' influences u_r = x_r - (x / t) t_r, each of mean 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = np.where(t > 0, x / t, 0.0)
-        uu = np.maximum(xx - 2 * a * xt + a * a * tt, 0.0)
-        return np.sqrt(repeats * uu / (repeats - 1)) / mean_hits
 
 
 @experiment("bss2.cadc_code_density", metrics=(
@@ -212,7 +190,7 @@ def cadc_code_density(backend, *, repeats: int = MAX_REPEATS, progress: bool = F
     )
     ideal = backend.info().ideal
     metrics = with_intervals(metrics, {} if ideal else _intervals(
-        passes, covered, dnl, inl, mean_hits, missing_codes, missing_channels, short),
+        metrics, passes, covered, missing_codes, missing_channels, short),
         exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.cadc_code_density", params=dict(repeats=repeats),

@@ -136,8 +136,9 @@ def _least_squares(A: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Per-neuron least squares of y (..., k, n) on the design A (k, p): coefficients (..., p, n)
     and residuals (..., k, n); leading axes are separate fits (a bootstrap's resamples). The
     products are ``einsum`` (a few coefficients: faster than a threaded BLAS per resample)."""
-    coef = np.einsum("pk,...kn->...pn", np.linalg.pinv(A).astype(y.dtype), y)
-    return coef, y - np.einsum("kp,...pn->...kn", A.astype(y.dtype), coef)
+    dtype = y.dtype if y.dtype.kind == "f" else np.float64    # float32 in a bootstrap's resamples
+    coef = np.einsum("pk,...kn->...pn", np.linalg.pinv(A).astype(dtype), y.astype(dtype, copy=False))
+    return coef, y - np.einsum("kp,...pn->...kn", A.astype(dtype), coef)
 
 
 def _linear_residuals(z: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -170,6 +171,11 @@ def _linear_range(fit_value: np.ndarray, y: np.ndarray, threshold: float) -> np.
                       np.abs(np.take_along_axis(fit_value, lo[..., None, :], axis=-2)))[..., 0, :]
 
 
+def _weight_design(z_w: np.ndarray) -> np.ndarray:
+    """The weight sweep's design (k, 3): 1, max(z, 0), min(z, 0)."""
+    return np.stack([np.ones_like(z_w), np.maximum(z_w, 0), np.minimum(z_w, 0)], axis=1)
+
+
 def _linearity(y_w: np.ndarray, y_x: np.ndarray, z_w: np.ndarray, z_x: np.ndarray, in_range: np.ndarray,
                in_range_x: np.ndarray, threshold: float) -> dict:
     """``mac_linearity``'s per-neuron numbers from the mean weight sweep y_w (..., 127, 512) and
@@ -178,7 +184,7 @@ def _linearity(y_w: np.ndarray, y_x: np.ndarray, z_w: np.ndarray, z_x: np.ndarra
     The weight sweep's fit is y = b + a_pos * max(z, 0) + a_neg * min(z, 0): positive and
     negative weights sit on different synapses (excitatory and inhibitory rows), so each sign
     has its own slope."""
-    design = np.stack([np.ones_like(z_w), np.maximum(z_w, 0), np.minimum(z_w, 0)], axis=1)
+    design = _weight_design(z_w)
     coef, res_w = _least_squares(design[in_range], y_w[..., in_range, :])
     offset, a_pos, a_neg = coef[..., 0, :], coef[..., 1, :], coef[..., 2, :]
     fit_all = np.einsum("kp,...pn->...kn", design.astype(y_w.dtype), coef)
@@ -191,42 +197,48 @@ def _linearity(y_w: np.ndarray, y_x: np.ndarray, z_w: np.ndarray, z_x: np.ndarra
             "inl_residual": res_med[..., 0] / g.OUTPUT_MAX}
 
 
-LINEARITY_RESAMPLES = 399
+LINEARITY_RESAMPLES = 199
 """Resamples of ``mac_linearity``'s bootstrap, fewer than :data:`hil.statistics.BOOTSTRAP_RESAMPLES`:
-each refits 512 neurons on 127 + 32 points, and 399 keep the bootstrap near a second on 2 cores.
-Its extremes take only standard errors from it (their own error about 1 / sqrt(2 x 399) = 3.5 %),
-its two basic intervals the 10th resample from either end."""
+each refits 512 neurons on 127 + 32 points; its standard errors are within about
+1 / sqrt(2 x 199) = 5 % of their own."""
+
+LINEARITY_SCALARS = {
+    # metric: the values it can take (its interval is clipped to them)
+    "weight_residual_rms_max": (0.0, np.inf), "input_residual_rms_max": (0.0, np.inf),
+    "linear_range_min": (0.0, np.inf), "input_inl": (0.0, np.inf), "r2_min": (-np.inf, 1.0),
+    "gain_spread": (0.0, np.inf), "sign_asymmetry_median": (-np.inf, np.inf)}
+"""``mac_linearity``'s metrics of the per-neuron fits, in the order :func:`_linearity_scalars` gives them."""
 
 
-def _linearity_intervals(fits: dict, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x, threshold) -> dict:
-    """``mac_linearity``'s intervals from one bootstrap over the repeats (the weight sweep's and the
-    input sweep's resampled independently), each resample refitted: basic intervals for the gain
-    spread and the sign asymmetry, per-neuron (per-point for the INL) standard errors for the
-    extremes (:func:`hil.statistics.extreme_interval`)."""
-    n, k = sweep_w.shape[-1], int(in_range_x.sum())   # outputs, input points
+def _linearity_scalars(f: dict) -> np.ndarray:
+    """(..., 7) the metrics of :data:`LINEARITY_SCALARS` from :func:`_linearity`'s per-neuron numbers."""
+    with np.errstate(invalid="ignore"):
+        r2_min = np.min(np.where(np.isnan(f["r2"]), np.inf, f["r2"]), axis=-1)    # NaN: no spread to fit
+    return np.stack([f["rms_w"].max(axis=-1), f["rms_x"].max(axis=-1), f["linear_range"].min(axis=-1),
+                     np.abs(f["inl_residual"]).max(axis=-1), np.where(np.isinf(r2_min), np.nan, r2_min),
+                     _spread(f["gain"]), _sign_asymmetry(f)], axis=-1)
 
-    # Repeats first, in single precision: the resamples' arithmetic is memory-bound, and their
-    # spread, not their last digits, is what the intervals take from them.
-    by_repeat_w, by_repeat_x = (np.moveaxis(a, 1, 0).astype(np.float32) for a in (sweep_w, sweep_x))
 
-    def per_resample(iw, ix):
-        f = _linearity(statistics.resampled_mean(by_repeat_w, iw), statistics.resampled_mean(by_repeat_x, ix),
-                       z_w, z_x, in_range, in_range_x, threshold)
-        return np.concatenate([_spread(f["gain"])[:, None], _sign_asymmetry(f)[:, None], f["rms_w"],
-                               f["rms_x"], f["r2"], f["linear_range"], f["inl_residual"]], axis=1)
+def _linearity_intervals(values: np.ndarray, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x,
+                         threshold) -> dict:
+    """``mac_linearity``'s intervals of :data:`LINEARITY_SCALARS` (``values``, as measured): one
+    bootstrap over the repeats, those of every sweep point (a run of the weight sweep, a block of
+    rows of the input sweep) resampled apart, every resample refitted. Resampled together, the
+    few repeats of all 127 points would move every point's noise alike, and the RMS residuals,
+    which measure that noise, would seem several times less certain than they are."""
+    # Single precision: the resamples' arithmetic is memory-bound, and their spread, not their
+    # last digits, is what the intervals take from them.
+    w32, x32 = sweep_w.astype(np.float32), sweep_x.astype(np.float32)
+    k = w32.shape[0]
 
-    boot = statistics.bootstrap(per_resample, [sweep_w.shape[1], sweep_x.shape[1]], n_resamples=LINEARITY_RESAMPLES)
-    block = [slice(2 + i * n, 2 + (i + 1) * n) for i in range(4)]
-    return {
-        "gain_spread": boot.interval(0),
-        "sign_asymmetry_median": boot.interval(1),
-        "weight_residual_rms_max": boot.extreme(fits["rms_w"], block[0], "max", within=(0, np.inf)),
-        "input_residual_rms_max": boot.extreme(fits["rms_x"], block[1], "max", within=(0, np.inf)),
-        "r2_min": boot.extreme(fits["r2"], block[2], "min", within=(-np.inf, 1)),
-        "linear_range_min": boot.extreme(fits["linear_range"], block[3], "min", within=(0, np.inf)),
-        "input_inl": boot.extreme(fits["inl_residual"], slice(2 + 4 * n, 2 + 4 * n + k), "max", "input points",
-                                  absolute=True),
-    }
+    def per_resample(*idx):
+        return _linearity_scalars(_linearity(statistics.resampled_group_means(w32, idx[:k]),
+                                             statistics.resampled_group_means(x32, idx[k:]),
+                                             z_w, z_x, in_range, in_range_x, threshold))
+
+    boot = statistics.bootstrap(per_resample, [w32.shape[1]] * k + [x32.shape[1]] * x32.shape[0],
+                                n_resamples=LINEARITY_RESAMPLES, samples="sweep points")
+    return {name: boot.interval(float(values[i]), i, within) for i, (name, within) in enumerate(LINEARITY_SCALARS.items())}
 
 
 def _spread(values: np.ndarray) -> np.ndarray:
@@ -288,9 +300,9 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
     dof_w, dof_x = int(in_range.sum()) - 3, int(in_range_x.sum()) - 2
     threshold = statistics.deviation_limit(np.sqrt(var_point), n_tests=N * weights.size)
     fits = _linearity(sweep_w.mean(axis=1), sweep_x.mean(axis=1), z_w, z_x, in_range, in_range_x, threshold)
-    gain, offset, r2 = fits["gain"], fits["offset"], fits["r2"]
-    rms_w, rms_x, lin_range = fits["rms_w"], fits["rms_x"], fits["linear_range"]
-    inl = float(np.abs(fits["inl_residual"]).max())
+    gain, offset, r2, lin_range = fits["gain"], fits["offset"], fits["r2"], fits["linear_range"]
+    scalars = _linearity_scalars(fits)
+    value = {name: float(v) for name, v in zip(LINEARITY_SCALARS, scalars)}
 
     rel_gain = float(np.median(gain) / model.gain - 1.0)
     noise_src = f"model: noise <= {spec.noise_max} LSB, chi2 {1 - statistics.FALSE_ALARM:.1%} over {N} neurons"
@@ -299,25 +311,25 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
                detail=f"median neuron gain {np.median(gain):.5f} vs model {model.gain:.5f} LSB/(x*w*send)",
                interval=statistics.median_half_width(gain) / model.gain,
                interval_method="normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons"),
-        Metric("weight_residual_rms_max", float(rms_w.max()),
+        Metric("weight_residual_rms_max", value["weight_residual_rms_max"],
                statistics.rms_limit(var_point, dof_w, n_tests=N), "<=", noise_src, "LSB",
                detail="largest per-neuron RMS deviation from a line, weight sweep inside the linear range"),
-        Metric("input_residual_rms_max", float(rms_x.max()),
+        Metric("input_residual_rms_max", value["input_residual_rms_max"],
                statistics.rms_limit(var_point, dof_x, n_tests=N), "<=", noise_src, "LSB",
                detail="largest per-neuron RMS deviation from a line, input sweep inside the linear range"),
-        Metric("linear_range_min", float(lin_range.min()), spec.linear_range, ">=", SPEC_SOURCE, "LSB",
+        Metric("linear_range_min", value["linear_range_min"], spec.linear_range, ">=", SPEC_SOURCE, "LSB",
                detail=f"smallest output up to which a neuron stays within {threshold:.2f} LSB of its line"),
-        Metric("input_inl", inl, spec.input_inl_max, "<=", SPEC_SOURCE,
+        Metric("input_inl", value["input_inl"], spec.input_inl_max, "<=", SPEC_SOURCE,
                detail="largest deviation of the neuron-median input sweep from a line, / 127 LSB"),
-        Metric("r2_min", float(np.nanmin(r2)), unit="",
+        Metric("r2_min", value["r2_min"], unit="",
                detail="smallest per-neuron R^2 of the weight sweep inside the linear range"),
-        Metric("gain_spread", float(_spread(gain)),
+        Metric("gain_spread", value["gain_spread"],
                detail="std / mean of the per-neuron gains"),
-        Metric("sign_asymmetry_median", float(_sign_asymmetry(fits)),
+        Metric("sign_asymmetry_median", value["sign_asymmetry_median"],
                detail="median of (excitatory - inhibitory slope) / gain"),
     )
     metrics = with_intervals(metrics, {} if ideal else _linearity_intervals(
-        fits, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x, threshold), exact=IDEAL_EXACT if ideal else "")
+        scalars, sweep_w, sweep_x, z_w, z_x, in_range, in_range_x, threshold), exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, row=row, num_sends=num_sends,
                   repeats=repeats)
     return ExperimentResult(
@@ -330,6 +342,23 @@ def mac_linearity(backend, *, input_value: int = 12, weight_value: int = 21, row
         model=spec.record(),
         summary={"gain_median": float(np.median(gain)), "linear_range_median": float(np.median(lin_range))},
     )
+
+
+def _extreme_noise_intervals(samples: np.ndarray, sigma: np.ndarray) -> dict:
+    """Intervals of ``noise_max`` and ``noise_min`` (LSB), from a bootstrap over the repeats of
+    every neuron's sigma (from the resampled sums of its samples and their squares)."""
+    x = samples.astype(np.float64)
+    x2 = x * x
+
+    def extremes(idx):
+        n = idx.shape[1]
+        mean, mean_sq = statistics.resampled_mean(x, idx), statistics.resampled_mean(x2, idx)
+        s = np.sqrt(np.maximum(mean_sq - mean**2, 0.0) * n / (n - 1))            # (batch, outputs)
+        return np.stack([s.max(axis=1), s.min(axis=1)], axis=1)
+
+    boot = statistics.bootstrap(extremes, [samples.shape[0]])
+    return {"noise_max": boot.interval(float(sigma.max()), 0, (0.0, np.inf)),
+            "noise_min": boot.interval(float(sigma.min()), 1, (0.0, np.inf))}
 
 
 @experiment("bss2.mac_noise", metrics=("noise_rel_error", "noise_max", "non_normal_neurons", "noise_min",
@@ -382,8 +411,7 @@ def mac_noise(backend, *, input_value: int = 15, weight_value: int = 21, rows: i
     metrics = with_intervals(metrics, {} if ideal else {
         # The RMS of N sample sigmas has (repeats - 1) N degrees of freedom.
         "noise_rel_error": statistics.relative(statistics.std_interval(mean_sigma, (repeats - 1) * N), model_sigma),
-        "noise_max": statistics.std_extreme_interval(sigma, repeats - 1, "max"),
-        "noise_min": statistics.std_extreme_interval(sigma, repeats - 1, "min"),
+        **_extreme_noise_intervals(samples, sigma),
         "non_normal_neurons": statistics.count_interval(non_normal, N, "neurons"),
     }, exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, rows=rows, num_sends=num_sends,
@@ -501,8 +529,10 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
         boot = statistics.bootstrap(lambda a, b, c: np.stack(_fixed_pattern(
             statistics.resampled_mean(neuron_output, a), statistics.resampled_mean(row_repeats, b, axis=1),
             statistics.resampled_mean(small, c), distance), axis=1), [repeats] * 3)
-        intervals = {name: boot.interval(i) for i, name in enumerate(
-            ("neuron_spread", "row_spread", "distance_slope", "distance_correlation"))}
+        value = {m.name: m.value for m in metrics}
+        intervals = {name: boot.interval(value[name], i, within) for i, (name, within) in enumerate(
+            (("neuron_spread", (0, np.inf)), ("row_spread", (0, np.inf)), ("distance_slope", (-np.inf, np.inf)),
+             ("distance_correlation", (-1, 1))))}
         intervals["dead_neurons"] = statistics.count_interval(dead.size, N, "neurons")
     metrics = with_intervals(metrics, {} if ideal else intervals, exact=IDEAL_EXACT if ideal else "")
     params = dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats,
@@ -564,6 +594,7 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
     residual = y[inside] + 0.5 - gain * z[inside]
     # Standard error of a least-squares slope through the origin.
     gain_se = float(np.sqrt((residual**2).sum() / max(residual.size - 1, 1) / (z[inside] ** 2).sum()))
+    residual_rms = float(np.sqrt(np.mean(residual**2)))
     predicted = expected.predict(x, W, num_sends)
     metrics = (
         Metric("gain_rel_error", gain / model.gain - 1.0, spec.gain_tolerance, "abs<=", SPEC_SOURCE,
@@ -572,7 +603,7 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
                interval_method="normal: 1.96 standard errors of the least-squares slope"),
         _noise_rel_error(noise, model_sigma, spec, ideal,
                          f"measured noise {noise:.3f} LSB vs model {model_sigma:.3f} LSB"),
-        Metric("fit_residual_rms", float(np.sqrt(np.mean(residual**2))), unit="LSB",
+        Metric("fit_residual_rms", residual_rms, unit="LSB",
                detail="RMS deviation from the fitted linear model (noise plus fixed pattern)"),
         _prediction_mismatches(np.stack(runs), np.stack([predicted, predicted]), ideal),
     )
@@ -584,17 +615,17 @@ def mac_gain(backend, *, num_sends: int = 1, batch: int = 100, seed: int = 1234,
         sums = np.stack([(yi * zi).sum(1), (zi**2).sum(1), ((yi + 0.5)**2 * inside).sum(1), zi.sum(1),
                          inside.sum(1)], axis=1)
 
-        def residual_rms(rows):
+        def rms_of(rows):
             yz, zz, yy, zs, n = statistics.resampled_mean(sums, rows).T
             k = yz / zz
             return np.sqrt((yy - 2 * k * (yz + 0.5 * zs) + k**2 * zz) / n)
 
-        boot = statistics.bootstrap(residual_rms, [batch], "input vectors")
+        boot = statistics.bootstrap(rms_of, [batch], "input vectors")
         intervals = {
             # The difference of two runs cancels the fixed pattern: its std / sqrt(2) is the noise.
             "noise_rel_error": statistics.relative(statistics.std_interval(
                 float(diff.std(ddof=1) / np.sqrt(2)), diff.size - 1), model_sigma),
-            "fit_residual_rms": boot.interval(0)}
+            "fit_residual_rms": boot.interval(residual_rms, 0, (0.0, np.inf))}
     metrics = with_intervals(metrics, {} if ideal else intervals, exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_gain", params=dict(num_sends=num_sends, batch=batch, seed=seed),
@@ -650,29 +681,26 @@ def _fit_gain_and_leak(model: MacModel, x: np.ndarray, w: np.ndarray, measured: 
     return build(fit.x), half, fit.jac
 
 
-def _sends_and_wait_intervals(out: np.ndarray, fit_mean: np.ndarray, jac: np.ndarray, inside: np.ndarray,
-                              nominal: np.ndarray, judged: np.ndarray) -> dict:
-    """Intervals of ``mac_sends_and_wait``'s largest residual and relative error: per-point standard
-    errors from a bootstrap over the repeats, in which the fit follows each resample linearized
-    (one Gauss-Newton step from the fitted parameters: the residuals' projection off the
-    Jacobian), and their simultaneous extremes (:func:`hil.statistics.extreme_interval`)."""
+def _sends_and_wait_intervals(metrics: tuple[Metric, ...], out: np.ndarray, fit_mean: np.ndarray, jac: np.ndarray,
+                              inside: np.ndarray, nominal: np.ndarray, judged: np.ndarray) -> dict:
+    """Intervals of ``mac_sends_and_wait``'s largest residual and relative error, from a bootstrap
+    over the repeats in which the fit follows each resample linearized (one Gauss-Newton step from
+    the fitted parameters: the residuals' projection off the Jacobian)."""
     repeats = out.mean(axis=3)                                          # (sends, waits, repeats)
     off_fit = np.eye(jac.shape[0]) - jac @ np.linalg.pinv(jac)          # residual maker of the fit
-    measured = repeats.mean(axis=2)
+    value = {m.name: m.value for m in metrics}
 
     def per_resample(idx):
         m = statistics.resampled_mean(repeats, idx, axis=2)             # (batch, sends, waits)
-        return np.concatenate([(m[:, inside] - fit_mean[inside]) @ off_fit.T,
-                               m[:, judged] / nominal[judged] - 1.0], axis=1)
+        residual = np.abs((m[:, inside] - fit_mean[inside]) @ off_fit.T).max(axis=1)
+        rel = np.abs(m[:, judged] / nominal[judged] - 1.0).max(axis=1) if judged.any() else np.zeros(len(m))
+        return np.stack([residual, rel], axis=1)
 
     boot = statistics.bootstrap(per_resample, [out.shape[2]])
-    k = int(inside.sum())
     return {
-        "fit_residual_max": boot.extreme(measured[inside] - fit_mean[inside], slice(0, k), "max",
-                                         "sweep points", absolute=True),
-        "nominal_rel_error_max": boot.extreme(measured[judged] / nominal[judged] - 1.0, slice(k, None), "max",
-                                              "sweep points", absolute=True) if judged.any() else
-        f"undefined: no point of the sweep has a model mean of {SENDS_WAIT_RELATIVE_MIN:g} LSB or more",
+        "fit_residual_max": boot.interval(value["fit_residual_max"], 0, (0.0, np.inf)),
+        "nominal_rel_error_max": boot.interval(value["nominal_rel_error_max"], 1, (0.0, np.inf)) if judged.any()
+        else f"undefined: no point of the sweep has a model mean of {SENDS_WAIT_RELATIVE_MIN:g} LSB or more",
     }
 
 
@@ -743,7 +771,7 @@ def mac_sends_and_wait(backend, *, input_value: int = 1, weight_value: int = 3, 
         _prediction_mismatches(out, np.broadcast_to(exact[:, :, None, None], out.shape), ideal),
     )
     metrics = with_intervals(metrics, {} if ideal else _sends_and_wait_intervals(
-        out, fit_mean, jac, inside, nominal, judged), exact=IDEAL_EXACT if ideal else "")
+        metrics, out, fit_mean, jac, inside, nominal, judged), exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_sends_and_wait",
         params=dict(input_value=input_value, weight_value=weight_value, rows=rows, repeats=repeats),
@@ -796,7 +824,7 @@ def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21
         _prediction_mismatches(out, np.full_like(out, exact), ideal),
     )
     metrics = with_intervals(metrics, {} if ideal else {"profile_spread": statistics.bootstrap(
-        lambda idx: _spread(statistics.resampled_mean(out, idx)), [repeats]).interval(0)},
+        lambda idx: _spread(statistics.resampled_mean(out, idx)), [repeats]).interval(spread, 0, (0.0, np.inf))},
         exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.mac_neuron_profile",

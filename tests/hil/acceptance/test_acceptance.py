@@ -288,8 +288,8 @@ def test_certificate_json(faulty, spec, tmp_path):
         "experiment_limit": 3.5, "experiment_comparison": "<=", "experiment_source": "spec: hil.bss2.MacSpec",
         "error": ""}
     assert j.metric.value > 3.5
-    # The noisy neuron's sigma, with the simultaneous chi-square interval of the largest one.
-    assert j.metric.low <= j.metric.value <= j.metric.high and "chi-square" in j.metric.interval_method
+    # The noisy neuron's sigma, with the bootstrap interval of the largest one.
+    assert j.metric.low <= j.metric.value <= j.metric.high and "bootstrap over the 200 repeats" in j.metric.interval_method
     model_row = next(m for m in doc["metrics"] if m["id"] == "bss2.cadc_code_density.dnl_max")
     assert model_row["limit_from"] == "model" and model_row["limit"] == model_row["experiment_limit"]
     assert all(m["passed"] == (m["status"] == "pass") for m in doc["metrics"])

@@ -60,7 +60,8 @@ def test_estimates_as_tables_show_them():
              (Metric("b", 0.3, low=0.0, high=0.7548), "0.3 [0, 0.7548]"),
              (Metric("c", 0.0, no_interval="exact: ideal chip"), "0 (exact)"),
              (Metric("d", 1.5, no_interval="undefined: 2 repeats"), "1.5 (no interval)"),
-             (Metric("e", 7.0), "7")]
+             (Metric("e", 7.0), "7"),
+             (Metric("f", 2.0, low=1.5, high=2.5), "2 ± 0.5")]
     assert [format_estimate(m) for m, _ in cases] == [text for _, text in cases]
     assert format_estimate(None, "—") == "—"
     assert interval_note(Metric("b", 0.3, low=0.0, high=1.0, interval_method="chi-square")) == \

@@ -102,7 +102,7 @@ def test_every_value_in_the_table_has_an_interval_or_a_reason(three, tmp_path):
     sends = {m["name"]: m for m in doc["experiments"][2]["metrics"]}
     assert "needs at least" in sends["fit_residual_max"]["values"]["emulator:EMU-0042"]["no_interval"]
     html = paths.html.read_text()
-    assert all(t in html for t in ("(exact)", "(no interval)", "Clopper-Pearson", "basic bootstrap"))
+    assert all(t in html for t in ("(exact)", "(no interval)", "Clopper-Pearson", "standard errors (t(19)), from a bootstrap"))
     assert " [" in html and " ± " in html
 
 

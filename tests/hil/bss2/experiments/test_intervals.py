@@ -47,19 +47,24 @@ def test_every_metric_has_an_interval_or_a_reason(results):
                 assert m.low <= m.high and math.isfinite(m.value), where
 
 
-def test_counts_and_chi_square_intervals_hold_their_values(results):
+def test_every_interval_holds_its_value_and_names_its_statistics(results):
     ideal, runs = results
     if ideal:      # no noise: the counts are what they are
         assert runs["bss2.mac_gain"].metric("prediction_mismatches").no_interval.startswith("exact:")
         assert runs["bss2.mac_fixed_pattern"].metric("dead_neurons").no_interval.startswith("exact:")
         return
+    methods = {}
     for name, r in runs.items():
         for m in r.metrics:
-            if m.interval_method.startswith(("Clopper-Pearson", "chi-square", "the max of 512 neurons' chi-square",
-                                             "the min of 512 neurons' chi-square")):
-                assert m.low <= m.value <= m.high, f"{name}.{m.name}"
-    mismatches = runs["bss2.mac_gain"].metric("prediction_mismatches")
-    assert mismatches.interval_method.startswith("Clopper-Pearson") and "of 20480 outputs" in mismatches.interval_method
+            # Clopper-Pearson holds the count, chi-square the estimate, the others are value -+ errors.
+            assert m.low <= m.value <= m.high, f"{name}.{m.name}"
+            methods[f"{name}.{m.name}"] = m.interval_method
+    assert methods["bss2.mac_gain.prediction_mismatches"].startswith("Clopper-Pearson") and \
+        "of 20480 outputs" in methods["bss2.mac_gain.prediction_mismatches"]
+    assert methods["bss2.mac_noise.noise_rel_error"].startswith("chi-square")
+    assert "bootstrap over the 40 repeats" in methods["bss2.mac_noise.noise_max"]
+    assert "bootstrap over the 8 ramp passes" in methods["bss2.cadc_code_density.dnl_max"]
+    assert "bootstrap over the 8 repeats of each of 159 sweep points" in methods["bss2.mac_linearity.r2_min"]
 
 
 def test_too_few_repeats_for_a_bootstrap_are_said_so():
