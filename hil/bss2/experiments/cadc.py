@@ -80,8 +80,9 @@ def _intervals(metrics, passes, covered, missing_codes, missing_channels, short)
     # numerator, so that a resample's INL needs no cumulative sum), and its covered hits per channel.
     repeats = passes.shape[0]
     hits = passes.reshape(repeats, -1).astype(np.float32)
-    below = np.cumsum(passes * covered, axis=1, dtype=np.float32).reshape(repeats, -1)
-    totals = (passes * covered).sum(axis=1, dtype=np.float64)                   # (repeats, 512)
+    covered_hits = passes * covered
+    below = np.cumsum(covered_hits, axis=1, dtype=np.float32).reshape(repeats, -1)
+    totals = covered_hits.sum(axis=1, dtype=np.float64)                         # (repeats, 512)
     n_covered = covered.sum(axis=0)
     covered_below = np.cumsum(covered, axis=0, dtype=np.float32)
     value = {m.name: m.value for m in metrics}
