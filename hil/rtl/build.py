@@ -33,10 +33,12 @@ from ..contract.errors import InvalidValue
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "rtl_models" / "bss2"
-SOURCES = ("chip.v", "synapse_driver.v", "synapse.v", "synapse_array.v", "neuron.v", "cadc.v")
+SOURCES = ("chip.v", "synapse_driver.v", "synapse.v", "synapse_array.v", "neuron.v", "cadc.v", "noise.v")
 """The model files, in ``MODELS``; ``float32.vh`` is included by them."""
+HARNESS = Path(__file__).resolve().with_name("chip_tb.v")
+"""The thin wrapper ``bss2_chip_tb``: the chip with its clock generated in HDL (idle waits skipped)."""
 INCLUDES = ("float32.vh",)
-TOPLEVEL = "bss2_chip"
+TOPLEVEL = "bss2_chip_tb"
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
 VERILATOR_BUILD_ARGS = ("--timing", "-CFLAGS", "-std=gnu++20", "-Wno-fatal", "-Wno-lint", "-Wno-style",
@@ -79,12 +81,17 @@ def source_paths() -> list[Path]:
     return [MODELS / s for s in SOURCES]
 
 
+def chip_sources() -> list[Path]:
+    """What a chip build compiles: the model files and the wrapper ``bss2_chip_tb``."""
+    return [*source_paths(), HARNESS]
+
+
 def _key(simulator: str, parameters: dict, toplevel: str = TOPLEVEL, sources=None) -> str:
     """The build's hash: the sources' names and contents (the chip's model files by
     default), the model files included from ``MODELS``, the top level, the parameters,
     the simulator and its options."""
     h = hashlib.sha256()
-    files = [MODELS / name for name in SOURCES] if sources is None else [Path(f) for f in sources]
+    files = chip_sources() if sources is None else [Path(f) for f in sources]
     for f in files + [MODELS / name for name in INCLUDES]:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     h.update(json.dumps({"simulator": simulator, "parameters": parameters, "timescale": TIMESCALE,
@@ -223,7 +230,7 @@ def _build(toplevel: str, sources, simulator: str, params: dict, root, includes=
         # Icarus checks its output against the sources; Verilator skips a verilation whose
         # inputs are unchanged and make rebuilds nothing: a reused build costs about a second.
         args = list(VERILATOR_BUILD_ARGS) if simulator == "verilator" else ["-g2005"]
-        runner.build(sources=source_paths() if sources is None else sources, includes=[MODELS, *includes],
+        runner.build(sources=chip_sources() if sources is None else sources, includes=[MODELS, *includes],
                      hdl_toplevel=toplevel, parameters=params, build_args=args, build_dir=build_dir,
                      timescale=TIMESCALE, log_file=build_dir.parent / f"{build_dir.name}.build.log")
         marker.write_text(json.dumps({"simulator": simulator, "toplevel": toplevel, "parameters": params}))

@@ -2,13 +2,16 @@
 
 Python loads the configuration and a whole batch of inputs through files in the
 session directory, pulses a command and awaits its ``done``; the sequencer in the
-HDL does the per-cycle work, and the clock is cocotb's GPI clock (no Python per cycle).
+HDL does the per-cycle work, and the clock is generated in HDL by the wrapper
+``bss2_chip_tb`` (``hil/rtl/chip_tb.v``: no Python per cycle, idle waits skipped).
 Independent of the board protocol: a Backend wraps it.
 """
 import json
 from pathlib import Path
 
 import numpy as np
+
+from emulator._native import lib
 
 from .fixed_pattern import PATTERN_FILE
 from .geometry import RtlGeometry
@@ -20,6 +23,15 @@ MAX_BATCH = 4096
 """Input vectors per sequencer run (the Verilog parameter MAX_BATCH); ``run`` splits larger batches."""
 NUM_SENDS_MAX = 1024
 WAIT_MAX = 4095
+STREAM_MAC_READOUT = 0
+"""The emulator's noise stream of the MAC readout (``emulator.bss2.chip``)."""
+RUN_COUNTER_MAX = 2**62
+
+
+def stream_key(seed: int, run_counter: int) -> int:
+    """The temporal-noise stream key of run ``run_counter`` of the chip with seed ``seed``:
+    the emulator's ``bss2_stream_key(seed, run, MAC readout)``, from its C core."""
+    return int(lib.bss2_stream_key(seed, run_counter, STREAM_MAC_READOUT))
 
 
 def driver_config(trims: np.ndarray) -> np.ndarray:
@@ -63,14 +75,15 @@ class ChipDut:
         if RtlGeometry(**meta["geometry"]) != geometry:
             raise InvalidValue("geometry", f"the session's pattern is for {meta['geometry']}, not {geometry}")
         self.pattern = meta
+        self.seed = int(meta["seed"])
+        """The chip seed (``emulator.bss2.identity.serial_to_seed`` of its serial): keys the noise."""
         self.calibrated_trims = np.array(meta["calibrated_trims"], np.uint8)
         """(hemispheres, rows) uint8: the chip's calibrated driver offset trims."""
         self.cycles = 0
         """Clock cycles the last ``run`` took in the simulation (8 ns each)."""
 
     async def start(self) -> None:
-        """Starts the 125 MHz clock (cocotb's GPI clock), resets the chip and loads the fixed pattern."""
-        from cocotb.clock import Clock
+        """Resets the chip (its 125 MHz clock runs in HDL, ``bss2_chip_tb``) and loads the fixed pattern."""
         from cocotb.triggers import RisingEdge
         d = self.dut
         for name in ("load", "configure", "start"):
@@ -78,8 +91,9 @@ class ChipDut:
         d.batch.value = 1
         d.num_sends.value = 1
         d.wait_cycles.value = 0
+        d.noise_key.value = 0
+        d.sample0.value = 0
         d.rst_n.value = 0
-        Clock(d.clk, CLOCK_NS, unit="ns", impl="gpi").start()
         for _ in range(2):
             await RisingEdge(d.clk)
         d.rst_n.value = 1
@@ -122,13 +136,17 @@ class ChipDut:
         (self.workdir / "driver_config.hex").write_text("".join(f"{int(v):06x}\n" for v in cfg))
         await self._command("configure")
 
-    async def run(self, inputs: np.ndarray, num_sends: int = 1, wait_between_events: int = 5) -> np.ndarray:
+    async def run(self, inputs: np.ndarray, num_sends: int = 1, wait_between_events: int = 5,
+                  run_counter: int = 0) -> np.ndarray:
         """One MAC run: (batch, rows) uint8 activations 0..31 -> (batch, neurons) int8.
 
         Every vector is sent ``num_sends`` times (1..1024), one event every
-        ``wait_between_events`` + 1 cycles of 8 ns (0..4095); batches above MAX_BATCH are
-        run in pieces (the RTL has no temporal noise, so pieces do not change a result).
-        ``self.cycles`` is set to the simulated clock cycles the run took.
+        ``wait_between_events`` + 1 cycles of 8 ns (0..4095). ``run_counter`` is the chip's
+        run counter for this run (0..2**62; the emulator's, one per run): with the chip
+        seed it gives the temporal noise's stream key. Batches above MAX_BATCH are run in
+        pieces whose sample indices continue (vector b draws the noise of sample b), so
+        pieces do not change a result. ``self.cycles`` is set to the simulated clock
+        cycles the run took.
         """
         geo = self.geometry
         x = _check(inputs, "inputs", np.uint8, (None, geo.rows), 0, 31)
@@ -137,6 +155,10 @@ class ChipDut:
             lo = 1 if name == "num_sends" else 0
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
                 raise InvalidValue(name, f"{value!r} is outside {lo}..{hi}")
+        if isinstance(run_counter, bool) or not isinstance(run_counter, (int, np.integer)) \
+                or not 0 <= run_counter <= RUN_COUNTER_MAX:
+            raise InvalidValue("run_counter", f"{run_counter!r} is outside 0..{RUN_COUNTER_MAX}")
+        key = stream_key(self.seed, int(run_counter))
         d = self.dut
         out = np.empty((x.shape[0], geo.neurons), np.int8)
         c0 = int(d.cycles.value)
@@ -147,6 +169,8 @@ class ChipDut:
             d.batch.value = piece.shape[0]
             d.num_sends.value = int(num_sends)
             d.wait_cycles.value = int(wait_between_events)
+            d.noise_key.value = key
+            d.sample0.value = b0
             await self._command("start")
             text = (self.workdir / "outputs.hex").read_text().split()
             raw = np.array([np.frombuffer(bytes.fromhex(t), np.uint8)[::-1] for t in text])

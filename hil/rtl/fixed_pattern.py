@@ -8,9 +8,12 @@ they are, float32 ones (synapse gains, knees and rails, CADC fraction and slope)
 the doubles of those float32 values, so ``$bitstoreal`` reads them exactly; integers
 as hex. The RTL of serial S is then the same chip as the emulator of serial S.
 
-Faults: dead neurons (``live``), stuck weight bits (``stuck_<h>.hex``) and missing
-codes (``code_map.hex``) are exported; noisy neurons are temporal noise, which the
-RTL does not model.
+Faults: dead neurons (``live``), stuck weight bits (``stuck_<h>.hex``), missing
+codes (``code_map.hex``) and noisy neurons (in ``sigma_read``, ``noise.hex``) are
+exported. The temporal noise: ``noise.hex`` (sigma_read with the noisy-neuron faults
+added in quadrature, sigma_base, as the float32 values the C core takes), the
+generator's coefficients (``noise_coefficients.hex``, read by ``bss2_noise``) and the
+chip seed in ``pattern.json``, from which ``ChipDut.run`` computes a run's stream key.
 """
 import json
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator.bss2 import cadc, synapse_driver
+from . import noise
 from .geometry import RtlGeometry
 from ..contract.errors import InvalidValue
 
@@ -42,7 +46,7 @@ def readout_path(chip) -> dict:
     chip), ``compress``, ``leak_on`` (a finite leak time constant)."""
     p = chip.pattern
     compress = not chip.ideal
-    noisy = compress or bool(np.any(p.sigma_read != 0) or np.any(p.sigma_base != 0))
+    noisy = compress or bool(np.any(chip._sigma_read() != 0) or np.any(p.sigma_base != 0))
     return {"f32_readout": int(noisy), "compress": int(compress), "leak_on": int(np.isfinite(p.tau_leak))}
 
 
@@ -50,8 +54,9 @@ def export(chip, geometry: RtlGeometry, directory) -> Path:
     """Writes the fixed pattern of ``chip`` (an ``emulator.bss2.VirtualChip``) for the
     reduced core ``geometry`` into ``directory`` (created if missing); returns it.
 
-    Also writes ``pattern.json`` (serial, ideal, geometry, the chip's calibrated driver
-    trims as a (hemispheres, rows) list, the readout path). Raises ``InvalidValue`` if a
+    Also writes ``pattern.json`` (serial, chip seed, ideal, geometry, the chip's
+    calibrated driver trims as a (hemispheres, rows) list, the readout path) and the
+    noise generator's coefficients. Raises ``InvalidValue`` if a
     channel's digital CADC offset lies outside 0..255 (the ramp could not reach all
     codes then; never on a drawn chip).
     """
@@ -86,6 +91,8 @@ def export(chip, geometry: RtlGeometry, directory) -> Path:
         raise InvalidValue("cadc offset", f"digital offsets {whole.min()}..{whole.max()} outside 0..255")
     _doubles(d / "cadc.hex", np.stack([f32(frac), f32(p.cadc_slope)], axis=-1))
     _ints(d / "cadc_offset.hex", whole, 10)
+    _doubles(d / "noise.hex", np.stack([f32(chip._sigma_read()), f32(p.sigma_base)], axis=-1))
+    noise.write_coefficients(d / noise.COEFFICIENT_FILE)
     tau = p.tau_leak if np.isfinite(p.tau_leak) else 1.0
     _doubles(d / "chip.hex", [p.gain, tau])
     path = readout_path(chip)
@@ -94,7 +101,7 @@ def export(chip, geometry: RtlGeometry, directory) -> Path:
     _ints(d / "code_map.hex", cadc.code_map(f.missing_codes), 8)
     trims = synapse_driver.calibrated_trims(p)[:H, :R]
     (d / PATTERN_FILE).write_text(json.dumps({
-        "serial": chip.serial, "ideal": chip.ideal,
+        "serial": chip.serial, "seed": int(chip.seed), "ideal": chip.ideal,
         "geometry": {"rows": R, "columns": C, "hemispheres": H},
         "calibrated_trims": trims.astype(int).tolist(), **path}, indent=1))
     return d
@@ -103,8 +110,8 @@ def export(chip, geometry: RtlGeometry, directory) -> Path:
 def noise_free(chip):
     """The emulator's noise-free twin of ``chip``: the same serial, ideal flag and faults
     (noisy neurons dropped), with ``sigma_read`` and ``sigma_base`` zeroed, on the C core.
-    It takes the same readout path as ``chip`` (float32 when the chip compresses), so its
-    outputs are what the RTL, which has no temporal noise, must reproduce bit for bit."""
+    It takes the same readout path as ``chip`` (float32 when the chip compresses): the
+    chip without its temporal noise, for comparisons that leave the noise out."""
     import dataclasses
 
     from emulator.bss2 import VirtualChip

@@ -2,7 +2,9 @@
 
 Host side: ``run(build, workdir, runs)`` writes the runs into ``workdir`` (which must
 hold an exported fixed pattern for ``build.geometry``), starts the simulator once, and
-returns each run's outputs with its simulated cycles and wall time. Simulator side:
+returns each run's outputs with its simulated cycles and wall time. Run k of a job is
+run k of the chip (its run counter, which keys the temporal noise): the runs of a
+fresh emulated chip of the same serial. Simulator side:
 the cocotb test ``run_job`` below reads ``job.json`` + ``job.npz`` and runs them on a
 ``ChipDut``.
 """
@@ -80,7 +82,7 @@ if cocotb is not None:
             for k, r in enumerate(job["runs"]):
                 await chip.configure(data[f"weights{k}"], data[f"trims{k}"] if r["trims"] else None)
                 t0 = time.perf_counter()
-                outs[f"out{k}"] = await chip.run(data[f"inputs{k}"], r["num_sends"], r["wait"])
+                outs[f"out{k}"] = await chip.run(data[f"inputs{k}"], r["num_sends"], r["wait"], run_counter=k)
                 seconds.append(time.perf_counter() - t0)
                 cycles.append(chip.cycles)
         np.savez(workdir / "job_results.npz", cycles=np.array(cycles, np.int64),

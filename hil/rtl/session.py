@@ -100,7 +100,8 @@ class SimulatedChip(Backend):
 
     @property
     def run_counter(self) -> int:
-        """Runs made since the simulation started (the RTL has no temporal noise to key)."""
+        """Runs made since the simulation started, one per run as the emulator counts them:
+        with the chip seed it keys the temporal noise of the next run."""
         return self._runs
 
     def configure(self, config) -> None:
@@ -116,9 +117,10 @@ class SimulatedChip(Backend):
         stimulus.check_shape(self._info.geometry)
         if not self._configured:
             raise ValueError("configuration: the chip has no MAC configuration; configure it first")
+        run = self._runs
         self._runs += 1
         out = self._simulation.call(lambda: self._dut.run(
-            stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events))
+            stimulus.inputs, stimulus.num_sends, stimulus.wait_between_events, run_counter=run))
         return MacReadout(outputs=np.asarray(out, np.int8))
 
     def reset(self) -> None:

@@ -10,7 +10,8 @@
 // the latch to ramp_lo - 1; in every running cycle with cmp (the comparator says
 // input >= ramp) the latch takes the count. The ramp rises, so the latch ends on
 // floor(input) within [ramp_lo - 1, ramp_hi]. code = clamp(latch + offset, 0, 255)
-// with the channel's digital offset (integer codes, -256..255).
+// with the channel's digital offset (integer codes, -256..255), valid while the ramp
+// is not running (0 while it runs).
 //
 // bss2_cadc (CHANNELS channels): the ramp, one comparator per channel on the
 // channel's analog input x, the latches, and the code map (missing codes).
@@ -72,8 +73,11 @@ module bss2_cadc_channel (
         if (start) latch <= {ramp_lo[9], ramp_lo} - 11'sd1;
         else if (running && cmp) latch <= {count[9], count};
     end
-    wire signed [11:0] sum = {latch[10], latch} + {{2{offset[9]}}, offset};
-    assign code = sum < 12'sd0 ? 8'd0 : (sum > 12'sd255 ? 8'd255 : sum[7:0]);
+    // the code is formed from the latch once the ramp has stopped (0 while it runs), so
+    // the latch's steps during a conversion go no further than the latch
+    wire signed [10:0] held = running ? 11'sd0 : latch;
+    wire signed [11:0] sum = {held[10], held} + {{2{offset[9]}}, offset};
+    assign code = running ? 8'd0 : (sum < 12'sd0 ? 8'd0 : (sum > 12'sd255 ? 8'd255 : sum[7:0]));
 endmodule
 
 `ifndef SYNTHESIS  // the analog part (real arithmetic); Yosys reads only the digital modules above
@@ -99,25 +103,33 @@ module bss2_cadc #(
     wire running;
     bss2_cadc_ramp ramp (.clk(clk), .rst_n(rst_n), .start(start), .ramp_lo(ramp_lo),
                          .ramp_hi(ramp_hi), .count(count), .running(running), .done(done));
-    real level;
-    integer count_int;
-    always @* begin
-        count_int = {{22{count[9]}}, count};  // sign-extended
-        level = $itor(count_int);
-    end
-
     genvar n;
     generate
         for (n = 0; n < CHANNELS; n = n + 1) begin : channel
+            // the comparator: x >= count for an integer count is floor(x) >= count, so the
+            // analog input sets the channel's threshold once, when it changes, and the
+            // comparison per ramp step is on integers (bounded to the 10-bit ramp range)
             real x;
-            always @*
+            reg signed [10:0] threshold;
+            /* verilator lint_off UNUSEDSIGNAL */
+            integer whole;   // only its low 11 bits are the threshold (bounded above)
+            /* verilator lint_on UNUSEDSIGNAL */
+            always @* begin
+                whole = 0;
                 if (f32_readout)
                     x = f32($bitstoreal(frac[64*n +: 64])
                             + f32($bitstoreal(slope[64*n +: 64]) * $bitstoreal(v[64*n +: 64])));
                 else
                     x = $bitstoreal(frac[64*n +: 64])
                         + $bitstoreal(slope[64*n +: 64]) * $bitstoreal(v[64*n +: 64]);
-            wire cmp = x >= level;
+                if (x >= 512.0) threshold = 11'sd512;
+                else if (x >= -513.0) begin
+                    whole = $rtoi($floor(x));
+                    threshold = whole[10:0];
+                end
+                else threshold = -11'sd513;   // also NaN: never at or above the ramp
+            end
+            wire cmp = threshold >= $signed({count[9], count});
             wire [7:0] code;
             bss2_cadc_channel ch (.clk(clk), .start(start), .running(running), .cmp(cmp),
                                   .count(count), .ramp_lo(ramp_lo), .offset(offset[10*n +: 10]),

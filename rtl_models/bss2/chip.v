@@ -15,6 +15,15 @@
 //   batch         input vectors of the run, 1..MAX_BATCH (sampled with start)
 //   num_sends     sends per input vector, 1..1024
 //   wait_cycles   FPGA cycles between two events, 0..4095
+//   noise_key     the run's temporal-noise stream key (the emulator's
+//                 bss2_stream_key(chip seed, run counter, 0)), sampled with start
+//   sample0       the index of the batch's first vector within its run, sampled with
+//                 start: vector b of the batch draws counter (sample0 + b) * 512 + neuron
+//   skip_en       1: the clock generator honours `idle` (below); 0: every edge comes
+//   idle          registered: the next `idle` rising edges after this one are idle
+//                 (they would change nothing but the counters); with skip_en, the clock
+//                 generator omits them (it holds the clock for idle periods, so simulated
+//                 time stays 8 ns per cycle) and the chip counts them at the edge it gets
 //   busy          a command is running
 //   done          high for one cycle when a command has finished
 //   cycles        clock cycles since reset (for speed measurements)
@@ -30,6 +39,7 @@
 //   cadc_offset.hex      NEURONS 10-bit signed digital offsets
 //   chip.hex             2 doubles: chip gain (LSB per activation x weight x send), tau_leak (s)
 //   flags.hex            1 word {leak_on, compress, f32_readout}
+//   noise.hex            NEURONS*2 doubles: sigma_read (noisy-neuron faults included), sigma_base (LSB)
 //   ramp.hex             2 10-bit signed: ramp_lo, ramp_hi of the CADC
 //   code_map.hex         256 codes: the code reported for each true code
 //   weights.hex          HEMISPHERES*2*ROWS words of COLUMNS*12 bits ({label, weight} per column)
@@ -45,7 +55,16 @@
 // are read, the CADC converts the membrane, the neurons are reset and the CADC
 // converts the baseline; output = clamp(code - baseline code, -128, 127).
 // Cycles per vector: num_sends * (events * (wait_cycles + 1) + 2) + 2 conversions
-// of (ramp_hi - ramp_lo + 2) cycles + 8. Temporal noise is off.
+// of (ramp_hi - ramp_lo + 2) cycles + 8. With skip_en, the wait of an event
+// (wait_cycles > 1) takes two clock edges instead of wait_cycles + 1; the counted
+// cycles, and so the leak, are the same.
+// Temporal noise (f32_readout): per output neuron one bss2_noise generator (noise.v),
+// the emulator's counter-based generator bit for bit, draws N1 and N2 of stream
+// noise_key at counter (sample0 + b) * 512 + the full chip's neuron index when vector b
+// starts; the neuron adds sigma_read * N1 to the membrane read and sigma_base * N2 to the
+// baseline read (neuron.v). The coefficient file noise_coefficients.hex is opened in
+// the simulator's working directory (the session directory, where
+// hil/rtl/fixed_pattern.py writes it).
 /* verilator lint_off DECLFILENAME */
 
 module bss2_chip #(
@@ -62,6 +81,10 @@ module bss2_chip #(
     input  wire [16:0] batch,
     input  wire [10:0] num_sends,
     input  wire [11:0] wait_cycles,
+    input  wire [63:0] noise_key,
+    input  wire [31:0] sample0,
+    input  wire        skip_en,
+    output reg  [11:0] idle,
     output reg         busy,
     output reg         done,
     output reg  [63:0] cycles
@@ -82,6 +105,7 @@ module bss2_chip #(
     reg [63:0] cpar [0:NEURONS*2-1];
     reg [9:0]  coff [0:NEURONS-1];
     reg [63:0] chipw [0:1];
+    reg [63:0] spar [0:NEURONS*2-1];
     reg [2:0]  flags [0:0];
     reg [9:0]  ramp [0:1];
     reg [7:0]  cmap [0:255];
@@ -98,6 +122,8 @@ module bss2_chip #(
             cpar[2*k] = 64'd0;
             cpar[2*k + 1] = $realtobits(1.0);
             coff[k] = 10'd128;
+            spar[2*k] = 64'd0;
+            spar[2*k + 1] = 64'd0;
         end
         chipw[0] = $realtobits(0.0019);
         chipw[1] = $realtobits(1.0);
@@ -134,6 +160,7 @@ module bss2_chip #(
     reg [31:0] send_cycles;
     reg        pattern_load;
     reg        ev_valid;
+    reg        ev_first;
     reg [12:0] ev_label;
     reg        wr_en;
     reg [7:0]  wr_row;
@@ -143,6 +170,9 @@ module bss2_chip #(
     reg        cadc_start;
     reg [8*NEURONS-1:0] mem_codes;
     reg [8*NEURONS-1:0] base_codes;
+    reg [63:0] n_key;
+    reg [63:0] sample;
+    reg        noise_req;
 
     wire [8*NEURONS-1:0] codes;
     wire [HEMISPHERES-1:0] cadc_done;
@@ -181,12 +211,15 @@ module bss2_chip #(
     always @(posedge clk) begin
         done <= 1'b0;
         pattern_load <= 1'b0;
-        cycles <= cycles + 64'd1;
+        cycles <= cycles + 64'd1 + {52'd0, idle};
+        idle <= 12'd0;
+        noise_req <= 1'b0;
         if (!rst_n) begin
             state <= S_IDLE;
             busy <= 1'b0;
             cycles <= 64'd0;
             ev_valid <= 1'b0;
+            ev_first <= 1'b0;
             ev_label <= 13'd0;
             wr_en <= 1'b0;
             wr_row <= 8'd0;
@@ -195,6 +228,9 @@ module bss2_chip #(
             reset_read <= 1'b0;
             cadc_start <= 1'b0;
             send_cycles <= 32'd0;
+            idle <= 12'd0;
+            n_key <= 64'd0;
+            sample <= 64'd0;
         end else case (state)
             S_IDLE: begin
                 if (load) begin
@@ -207,6 +243,7 @@ module bss2_chip #(
                     $sformat(fname, "%0s/flags.hex", dir);         $readmemh(fname, flags);
                     $sformat(fname, "%0s/ramp.hex", dir);          $readmemh(fname, ramp);
                     $sformat(fname, "%0s/code_map.hex", dir);      $readmemh(fname, cmap);
+                    $sformat(fname, "%0s/noise.hex", dir);         $readmemh(fname, spar);
                     pattern_load <= 1'b1;
                     done <= 1'b1;
                 end else if (configure) begin
@@ -221,6 +258,8 @@ module bss2_chip #(
                     n_batch <= batch;
                     n_sends <= num_sends;
                     n_wait <= wait_cycles;
+                    n_key <= noise_key;
+                    sample <= {32'd0, sample0};
                     b <= 17'd0;
                     busy <= 1'b1;
                     state <= S_VEC;
@@ -240,6 +279,7 @@ module bss2_chip #(
             end
             S_VEC: begin
                 cur <= inputs[b[IW-1:0]];
+                noise_req <= f32_readout;
                 clear <= 1'b1;
                 s <= 11'd0;
                 state <= S_SEND;
@@ -251,6 +291,7 @@ module bss2_chip #(
                     state <= S_SEND_END;
                 end else begin
                     ev_valid <= 1'b1;
+                    ev_first <= s == 11'd0;
                     ev_label <= {first_row[1:0], first_row[6:2], 1'b0, cur[8*first_row +: 5]};
                     row <= first_row;
                     slot_left <= n_wait;
@@ -258,10 +299,16 @@ module bss2_chip #(
                 end
             end
             S_SLOT: begin
-                send_cyc <= send_cyc + 32'd1;
+                send_cyc <= send_cyc + 32'd1 + {20'd0, idle};
                 ev_valid <= 1'b0;
                 if (slot_left != 12'd0) begin
-                    slot_left <= slot_left - 12'd1;
+                    // the edges of slot_left - 1 .. 1 change nothing but the counters
+                    if (skip_en && slot_left > 12'd1) begin
+                        idle <= slot_left - 12'd1;
+                        slot_left <= 12'd0;
+                    end else begin
+                        slot_left <= slot_left - 12'd1;
+                    end
                 end else begin
                     if (following_row == ROWS[7:0]) begin
                         state <= S_SEND_END;
@@ -314,6 +361,7 @@ module bss2_chip #(
             S_STORE: begin
                 outputs[b[IW-1:0]] <= result;
                 b <= b + 17'd1;
+                sample <= sample + 64'd1;
                 state <= (b + 17'd1 == n_batch) ? S_FINISH : S_VEC;
             end
             S_FINISH: begin
@@ -356,18 +404,30 @@ module bss2_chip #(
             bss2_synapse_array #(.ROWS(ROWS), .COLUMNS(COLUMNS), .HEMISPHERE(h)) array (
                 .clk(clk), .load(pattern_load), .dir(dir), .wr_en(wr_en), .wr_row(wr_row),
                 .wr_data(wmem[h*2*ROWS + wr_row]), .drv_hit(hit), .drv_pulse(pulse), .drv_label(label),
-                .drv_exc(exc), .drv_inh(inh), .charge_valid(charge_valid), .charge(charge));
+                .drv_exc(exc), .drv_inh(inh), .integrate(ev_first), .charge_valid(charge_valid),
+                .charge(charge));
             wire [64*COLUMNS-1:0] frac;
             wire [64*COLUMNS-1:0] slope;
             wire [10*COLUMNS-1:0] offset;
             for (c = 0; c < COLUMNS; c = c + 1) begin : neuron
+                localparam [8:0] INDEX = h * 256 + c;   // the full chip's neuron
+                wire [31:0] n1, n2;
+                wire noise_valid;
+                wire [4:0] oct1, oct2;
+                bss2_noise noise (
+                    .clk(clk), .rst(~rst_n), .in_valid(noise_req), .key(n_key),
+                    .counter({sample[54:0], INDEX}), .out_valid(noise_valid), .n1(n1), .n2(n2),
+                    .oct1(oct1), .oct2(oct2));
+                wire unused_noise = &{1'b0, noise_valid, oct1, oct2};
                 bss2_neuron neuron (
-                    .clk(clk), .clear(clear), .charge_valid(charge_valid && s == 11'd0),
+                    .clk(clk), .clear(clear), .charge_valid(charge_valid),
                     .charge_bits(charge[64*c +: 64]), .read(read), .reset_read(reset_read),
                     .scale_bits(scale), .f32_readout(f32_readout), .compress(compress),
                     .live(live[h*COLUMNS + c]), .knee_pos_bits(npar[(h*COLUMNS + c)*4]),
                     .knee_neg_bits(npar[(h*COLUMNS + c)*4 + 1]), .rail_pos_bits(npar[(h*COLUMNS + c)*4 + 2]),
-                    .rail_neg_bits(npar[(h*COLUMNS + c)*4 + 3]), .v_bits(v[64*(h*COLUMNS + c) +: 64]));
+                    .rail_neg_bits(npar[(h*COLUMNS + c)*4 + 3]),
+                    .sigma_read_bits(spar[(h*COLUMNS + c)*2]), .sigma_base_bits(spar[(h*COLUMNS + c)*2 + 1]),
+                    .n1(n1), .n2(n2), .v_bits(v[64*(h*COLUMNS + c) +: 64]));
                 assign frac[64*c +: 64] = cpar[(h*COLUMNS + c)*2];
                 assign slope[64*c +: 64] = cpar[(h*COLUMNS + c)*2 + 1];
                 assign offset[10*c +: 10] = coff[h*COLUMNS + c];

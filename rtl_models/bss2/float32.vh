@@ -26,7 +26,7 @@ function automatic [63:0] f32_tiny_bits;
     input s;
     input [23:0] k;
     integer i, p;
-    reg [51:0] frac;
+    reg [51:0] fraction;
     begin
         p = -1;
         for (i = 0; i < 24; i = i + 1)
@@ -36,8 +36,8 @@ function automatic [63:0] f32_tiny_bits;
         end else begin
             // k = 1.f * 2^p, value = 1.f * 2^(p - 149): biased binary64 exponent p + 874;
             // the shift puts the leading one at bit 52, just out of the fraction
-            frac = {28'd0, k} << (52 - p);
-            f32_tiny_bits = {s, p[10:0] + 11'd874, frac};
+            fraction = {28'd0, k} << (52 - p);
+            f32_tiny_bits = {s, p[10:0] + 11'd874, fraction};
         end
     end
 endfunction
@@ -84,7 +84,7 @@ function automatic [31:0] f32_to_bits;
     reg [63:0] b;
     reg [10:0] e;
     reg [52:0] sig;
-    reg [22:0] frac;
+    reg [22:0] fraction;
     integer i, sh;
     begin
         b = $realtobits(f32(x));
@@ -100,8 +100,8 @@ function automatic [31:0] f32_to_bits;
             sig = {1'b1, b[51:0]};
             sh = 926 - {21'd0, e};
             for (i = 0; i < 23; i = i + 1)
-                frac[i] = (i + sh <= 52) ? sig[i + sh] : 1'b0;
-            f32_to_bits = {b[63], 8'd0, frac};
+                fraction[i] = (i + sh <= 52) ? sig[i + sh] : 1'b0;
+            f32_to_bits = {b[63], 8'd0, fraction};
         end
     end
 endfunction

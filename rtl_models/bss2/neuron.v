@@ -21,7 +21,14 @@
 //     beyond the knees (compress = 1):
 //     v = f32(knee + (rail - knee) * tanh((v - knee) / (rail - knee)))
 //   f32_readout = 0 (the exact readout of the ideal chip): v = (acc * scale) * live in double.
-// At a rising edge with reset_read the neuron is reset: v = +0, the baseline read.
+//   then, f32_readout = 1, the temporal read noise: v = f32(v + f32(sigma_read * n1)).
+// At a rising edge with reset_read the neuron is reset and its baseline read:
+//   v = f32(sigma_base * n2) (f32_readout = 1; the reset level plus its noise), else +0.
+// n1, n2: the neuron's standard normal deviates of this vector (float32 bits, from
+// bss2_noise: the emulator's N1 and N2 of counter sample * 512 + neuron); sigma_read
+// (noisy-neuron faults included), sigma_base: LSB, float32 values as doubles. The
+// CADC then forms f32(frac + f32(slope * v)): the C core's
+// fr + sl * (v + sr * n1) and fr + sl * (sb * n2), operation for operation.
 // knee_*, rail_*: float32 values as doubles, LSB; live: 0 for a dead neuron.
 /* verilator lint_off DECLFILENAME */
 
@@ -64,6 +71,10 @@ module bss2_neuron (
     input  wire [63:0] knee_neg_bits,
     input  wire [63:0] rail_pos_bits,
     input  wire [63:0] rail_neg_bits,
+    input  wire [63:0] sigma_read_bits,
+    input  wire [63:0] sigma_base_bits,
+    input  wire [31:0] n1,
+    input  wire [31:0] n2,
     output reg  [63:0] v_bits
 );
     `include "float32.vh"
@@ -103,7 +114,11 @@ module bss2_neuron (
     initial v_bits = 64'd0;
     always @(posedge clk) begin
         if (reset_read)
-            v_bits <= 64'd0;
+            v_bits <= f32_readout ? $realtobits(f32($bitstoreal(sigma_base_bits) * f32_from_bits(n2)))
+                                  : 64'd0;
+        else if (read && f32_readout)
+            v_bits <= $realtobits(f32(membrane($bitstoreal(acc), $bitstoreal(scale_bits))
+                                      + f32($bitstoreal(sigma_read_bits) * f32_from_bits(n1))));
         else if (read)
             v_bits <= $realtobits(membrane($bitstoreal(acc), $bitstoreal(scale_bits)));
     end

@@ -18,12 +18,21 @@
 // Synapse memory: wr_en writes synapse row wr_row (0 .. 2 * ROWS - 1) at the rising
 // clock edge, wr_data[12 c +: 12] = {label, weight} of column c.
 //
-// Event path (combinational, one event per cycle, at most one driver with a hit:
-// the drivers' row selects differ): the driver with the hit, k. Column c receives
+// Event path (one event per cycle, at most one driver with a hit: the drivers' row
+// selects differ). At the rising clock edge of an event the array takes the row
+// pair of the driver with the hit, k (its two synapse rows: stored words, stuck
+// bits, gains; the driver's label, row modes and pulse) into its row buffer: one
+// row read per event, so only the addressed rows are evaluated, not the whole
+// array. One bss2_synapse per column and row of the pair charges from the buffer;
+// column c then forms
 //   charge[c] = f32(f32(f32(t0 + t1) * column_factor[c]) * pulse_k)
 // with t_r = +-(synapse charge of row r of driver k) by the row's sign: the
 // emulator's effective weight times the pulse, as its C core forms the product.
-// charge_valid is 1 when some driver has a hit.
+// The charges of all columns are registered together at the next edge (one update
+// of the bus per event): charge and charge_valid hold them in the second cycle after
+// the event (latency two cycles). charge_valid is high only for events taken with
+// `integrate` high (the sequencer integrates the first send of a vector). A hit on a
+// driver with both rows off passes +0.
 /* verilator lint_off DECLFILENAME */
 
 module bss2_synapse_array #(
@@ -43,8 +52,9 @@ module bss2_synapse_array #(
     input  wire [6*ROWS-1:0]      drv_label,
     input  wire [2*ROWS-1:0]      drv_exc,
     input  wire [2*ROWS-1:0]      drv_inh,
-    output wire                   charge_valid,
-    output wire [64*COLUMNS-1:0]  charge
+    input  wire                   integrate,
+    output reg                    charge_valid,
+    output reg  [64*COLUMNS-1:0]  charge
 );
     `include "float32.vh"
     localparam SYNAPSES = 2 * ROWS * COLUMNS;
@@ -78,7 +88,41 @@ module bss2_synapse_array #(
         loaded <= ~loaded;
     end
 
-    assign charge_valid = |drv_hit;
+    // the driver with the hit (the lowest one, should several hit)
+    integer r;
+    reg [7:0] k;
+    always @* begin
+        k = 8'd0;
+        for (r = ROWS - 1; r >= 0; r = r - 1) if (drv_hit[r]) k = r[7:0];
+    end
+
+    // the row buffer: the driver's part, taken at the edge of the event
+    reg        valid_r;
+    reg [5:0]  label_r;
+    reg [1:0]  on_r;
+    reg [1:0]  neg_r;
+    reg [63:0] pulse_r;
+    initial begin
+        valid_r = 1'b0;
+        label_r = 6'd0;
+        on_r = 2'd0;
+        neg_r = 2'd0;
+        pulse_r = 64'd0;
+        charge_valid = 1'b0;
+        charge = {64*COLUMNS{1'b0}};
+    end
+    always @(posedge clk) begin
+        valid_r <= |drv_hit & integrate;
+        charge_valid <= valid_r;
+        charge <= charge_next;
+        if (|drv_hit) begin
+            label_r <= drv_label[6*k +: 6];
+            on_r <= drv_exc[2*k +: 2] | drv_inh[2*k +: 2];
+            neg_r <= drv_inh[2*k +: 2];
+            pulse_r <= drv_pulse[64*k +: 64];
+        end
+    end
+    wire [64*COLUMNS-1:0] charge_next;
 
     // the synapse memory: one row per write
     integer w;
@@ -86,7 +130,7 @@ module bss2_synapse_array #(
         if (wr_en)
             for (w = 0; w < COLUMNS; w = w + 1) stored[{24'd0, wr_row} * COLUMNS + w] <= wr_data[12*w +: 12];
 
-    genvar i, c;
+    genvar c;
     generate
         for (c = 0; c < COLUMNS; c = c + 1) begin : column
             // line loss and neuron gain of this column
@@ -98,46 +142,38 @@ module bss2_synapse_array #(
                 factor = $realtobits(f32((1.0 - $bitstoreal(column_file[0]) * distance)
                                          * $bitstoreal(column_file[c + 1])));
             end
-            wire [63:0] pair [0:ROWS-1];
-            for (i = 0; i < ROWS; i = i + 1) begin : driver
-                wire [63:0] q0;
-                wire [63:0] q1;
-                bss2_synapse exc (
-                    .stored(stored[(2*i)*COLUMNS + c]),
-                    .stuck_mask(stuck[(2*i)*COLUMNS + c][11:6]), .stuck_value(stuck[(2*i)*COLUMNS + c][5:0]),
-                    .gain_bits(gain[(2*i)*COLUMNS + c]), .row_on(drv_exc[2*i] | drv_inh[2*i]),
-                    .row_label(drv_label[6*i +: 6]), .charge_bits(q0));
-                bss2_synapse inh (
-                    .stored(stored[(2*i + 1)*COLUMNS + c]),
-                    .stuck_mask(stuck[(2*i + 1)*COLUMNS + c][11:6]),
-                    .stuck_value(stuck[(2*i + 1)*COLUMNS + c][5:0]),
-                    .gain_bits(gain[(2*i + 1)*COLUMNS + c]), .row_on(drv_exc[2*i + 1] | drv_inh[2*i + 1]),
-                    .row_label(drv_label[6*i +: 6]), .charge_bits(q1));
-                real t0, t1;
-                reg [63:0] out;
-                always @* begin
-                    t0 = 0.0;
-                    t1 = 0.0;
-                    out = 64'd0;
-                    if (drv_hit[i]) begin
-                        t0 = $bitstoreal(q0);
-                        t1 = $bitstoreal(q1);
-                        if (drv_inh[2*i]) t0 = -t0;
-                        if (drv_inh[2*i + 1]) t1 = -t1;
-                        out = $realtobits(f32(f32(f32(t0 + t1) * $bitstoreal(factor))
-                                              * $bitstoreal(drv_pulse[64*i +: 64])));
-                    end
+            // the column's cells of the row pair of driver k
+            reg [11:0] st0, st1, sk0, sk1;
+            reg [63:0] g0, g1;
+            initial begin
+                st0 = 12'd0; st1 = 12'd0; sk0 = 12'd0; sk1 = 12'd0;
+                g0 = 64'd0; g1 = 64'd0;
+            end
+            always @(posedge clk)
+                if (|drv_hit) begin
+                    st0 <= stored[(2*{24'd0, k})*COLUMNS + c];
+                    st1 <= stored[(2*{24'd0, k} + 1)*COLUMNS + c];
+                    sk0 <= stuck[(2*{24'd0, k})*COLUMNS + c];
+                    sk1 <= stuck[(2*{24'd0, k} + 1)*COLUMNS + c];
+                    g0 <= gain[(2*{24'd0, k})*COLUMNS + c];
+                    g1 <= gain[(2*{24'd0, k} + 1)*COLUMNS + c];
                 end
-                assign pair[i] = out;
-            end
-            // only the driver with the hit passes a non-zero charge
-            reg [63:0] sum;
-            integer k;
+            wire [63:0] q0;
+            wire [63:0] q1;
+            bss2_synapse exc (.stored(st0), .stuck_mask(sk0[11:6]), .stuck_value(sk0[5:0]), .gain_bits(g0),
+                              .row_on(on_r[0]), .row_label(label_r), .charge_bits(q0));
+            bss2_synapse inh (.stored(st1), .stuck_mask(sk1[11:6]), .stuck_value(sk1[5:0]), .gain_bits(g1),
+                              .row_on(on_r[1]), .row_label(label_r), .charge_bits(q1));
+            real t0, t1;
+            reg [63:0] out;
             always @* begin
-                sum = 64'd0;
-                for (k = 0; k < ROWS; k = k + 1) sum = sum | pair[k];
+                t0 = $bitstoreal(q0);
+                t1 = $bitstoreal(q1);
+                if (neg_r[0]) t0 = -t0;
+                if (neg_r[1]) t1 = -t1;
+                out = $realtobits(f32(f32(f32(t0 + t1) * $bitstoreal(factor)) * $bitstoreal(pulse_r)));
             end
-            assign charge[64*c +: 64] = sum;
+            assign charge_next[64*c +: 64] = out;
         end
     endgenerate
 endmodule

@@ -1,12 +1,13 @@
 """bss2_chip (rtl_models/bss2/chip.v) against the emulator of the same serial.
 
-The RTL has no temporal noise, so it is compared with the emulator's noise-free twin
-(``hil.rtl.fixed_pattern.noise_free``: sigma zeroed, the same float32 readout on the C
-core). Targets (issue 15): the ideal RTL equals the ideal emulator bit for bit; with the
-fixed pattern at least 95 % of outputs lie within 3 LSB of the emulator's noise-free
-output. The models reproduce the C core's float32 operations in its order, so both are
-checked for exact equality here, and the figures are printed (run with -s).
-Fixed seeds; a reduced core and small batches keep each simulation to seconds.
+The RTL draws the emulator's temporal noise (bss2_noise, keyed by the chip seed and the
+run counter, counter sample * 512 + neuron), so it is compared with the emulator itself,
+noise included: run k of a job is run k of a fresh emulated chip of the same serial.
+Targets (issue 15): the ideal RTL equals the ideal emulator bit for bit; with the fixed
+pattern at least 95 % of outputs lie within 3 LSB. The models reproduce the C core's
+float32 operations in its order, so both are checked for exact equality here, and the
+figures are printed (run with -s). Fixed seeds; a reduced core and small batches keep
+each simulation to seconds.
 """
 import numpy as np
 import pytest
@@ -45,8 +46,10 @@ def _runs(seed, geo):
     w2, x2 = _large(rng, geo, 6)
     w3, x3 = _random(rng, geo, 2)
     trims = rng.integers(20, 45, (geo.hemispheres, geo.rows)).astype(np.uint8)
+    w4, x4 = _random(rng, geo, 3)
     return [job.MacRun(w1, x1, 1, 5), job.MacRun(w2, x2, 2, 5),
-            job.MacRun(w3, x3, 3, 30, trims)]       # the leak over long sends, explicit trims
+            job.MacRun(w3, x3, 3, 30, trims),       # the leak over long sends, explicit trims
+            job.MacRun(w1, x4, 1, 0)]               # the same weights again: another run counter
 
 
 def _emulator(chip, geo, runs):
@@ -66,18 +69,17 @@ def agreement(rtl: np.ndarray, emu: np.ndarray) -> dict:
 
 
 def _compare(chip, geo, simulator, workdir, seed):
-    quiet = fixed_pattern.noise_free(chip)
-    fixed_pattern.export(quiet, geo, workdir)
+    fixed_pattern.export(chip, geo, workdir)
     runs = _runs(seed, geo)
     rtl = job.run(build.build(geo, simulator), workdir, runs)
-    emu = _emulator(quiet, geo, runs)
+    emu = _emulator(chip, geo, runs)
     for k, (r, e) in enumerate(zip(rtl, emu)):
         a = agreement(r.outputs, e)
         print(f"{simulator} {chip.serial} ideal={chip.ideal} run {k}: {a}, "
               f"{r.cycles} cycles in {r.seconds:.2f} s ({r.cycles / max(r.seconds, 1e-9):.0f} cycles/s)")
         assert a["within_3"] >= 0.95, a
         np.testing.assert_array_equal(r.outputs, e, err_msg=f"run {k}: {a}")
-    return runs, rtl, emu, quiet
+    return runs, rtl, emu
 
 
 @pytest.mark.parametrize("serial", SERIALS)
@@ -86,16 +88,26 @@ def test_ideal_chip_is_bit_exact(serial, tmp_path):
 
 
 @pytest.mark.parametrize("serial", SERIALS)
-def test_fixed_pattern_matches_the_noise_free_emulator(serial, tmp_path):
-    runs, rtl, emu, quiet = _compare(VirtualChip(serial), GEOMETRY, "icarus", tmp_path, seed=2)
-    # the large run engages the compression: without it (knees at infinity) the emulator
-    # gives other outputs on a good share of them
+def test_non_ideal_chip_with_its_noise_is_bit_exact(serial, tmp_path):
+    runs, rtl, emu = _compare(VirtualChip(serial), GEOMETRY, "icarus", tmp_path, seed=2)
+    # the noise matters: the noise-free chip gives other outputs on a good share of them,
+    # and so does the same run under another run counter
+    quiet = fixed_pattern.noise_free(VirtualChip(serial))
+    noise_free = _emulator(quiet, GEOMETRY, runs)
+    differ = [float(np.mean(e != q)) for e, q in zip(emu, noise_free)]
+    print(f"{serial}: outputs the noise changes per run: {differ}")
+    assert min(differ) >= 0.2
+    # the last run under run counter 0 instead of 3 draws other noise
+    other = VirtualChip(serial)
+    assert np.mean(rtl[3].outputs != _emulator(other, GEOMETRY, runs[3:])[0]) >= 0.2
+    # the large run engages the compression: without it (knees at infinity) the
+    # noise-free emulator gives other outputs on a good share of them
     import dataclasses
     inf = np.full(512, np.inf)
     quiet.pattern = dataclasses.replace(quiet.pattern, knee_pos=inf, knee_neg=-inf, rail_pos=inf, rail_neg=-inf)
     quiet._readout = quiet._make_readout()
     linear = _emulator(quiet, GEOMETRY, runs[1:2])[0]
-    compressed = np.mean(linear != emu[1])
+    compressed = np.mean(linear != noise_free[1])
     print(f"{serial}: {compressed:.0%} of the large run's outputs compressed")
     assert compressed >= 0.10
     assert np.abs(emu[1]).max() >= 92
@@ -104,9 +116,20 @@ def test_fixed_pattern_matches_the_noise_free_emulator(serial, tmp_path):
 def test_faults_are_the_same_chip(tmp_path):
     faults = Faults(dead_neurons=(3, 256 + 5),
                     stuck_bits=(StuckBit(0, 4, 2, 5, 1), StuckBit(0, 7, 9, 0, 1), StuckBit(1, 10, 1, 4, 0)),
-                    missing_codes=(120, 131, 132))
-    runs, rtl, emu, _ = _compare(VirtualChip("EMU-0042", faults=faults), GEOMETRY, "icarus", tmp_path, seed=3)
-    assert (rtl[0].outputs[:, [3, 16 + 5]] == 0).all()
+                    missing_codes=(120, 131, 132), noisy_neurons=((7, 6.0), (256 + 9, 12.5)))
+    chip = VirtualChip("EMU-0042", faults=faults)
+    runs, rtl, emu = _compare(chip, GEOMETRY, "icarus", tmp_path, seed=3)
+    # dead neurons read only their noise (the emulator's too: it is the same chip)
+    assert np.abs(rtl[0].outputs[:, [3, 16 + 5]]).max() <= 12
+
+
+def test_ideal_chip_with_noisy_neurons_takes_the_noisy_readout(tmp_path):
+    faults = Faults(noisy_neurons=((1, 20.0), (256 + 2, 20.0)))
+    runs, rtl, emu = _compare(VirtualChip("EMU-0007", ideal=True, faults=faults), GEOMETRY, "icarus",
+                              tmp_path, seed=5)
+    quiet = _emulator(VirtualChip("EMU-0007", ideal=True), GEOMETRY, runs)
+    noisy = np.concatenate([e != q for e, q in zip(emu, quiet)])
+    assert noisy[:, [1, 16 + 2]].mean() >= 0.5
 
 
 def test_verilator_reduced_core(tmp_path):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.rtl
 
 TOPS = {"synapse_driver.v": "bss2_synapse_driver", "synapse.v": "bss2_synapse",
         "synapse_array.v": "bss2_synapse_array", "neuron.v": "bss2_neuron", "cadc.v": "bss2_cadc",
-        "chip.v": "bss2_chip"}
+        "chip.v": "bss2_chip", "noise.v": "bss2_noise"}
 DIGITAL = [("synapse_driver.v", "bss2_synapse_driver_decode"), ("cadc.v", "bss2_cadc_ramp"),
            ("cadc.v", "bss2_cadc_channel")]
 

@@ -52,7 +52,7 @@ def _gone(pids: list[int], timeout_s: float = 20.0) -> bool:
 
 @pytest.fixture(scope="module")
 def rtl():
-    with hil.backend.open("rtl", serial="EMU-0042", ideal=True) as b:
+    with hil.backend.open("rtl", serial="EMU-0042") as b:      # the non-ideal chip, its noise included
         yield b
 
 
@@ -63,7 +63,7 @@ def test_the_rtl_is_the_emulated_chip_of_its_serial(rtl):
     rng = np.random.default_rng(15)
     w, x = rng.integers(-63, 64, (core.rows, core.neurons)), rng.integers(0, 32, (20, core.rows))
     first = rtl.run_counter
-    with hil.backend.open("emulator", serial="EMU-0042", ideal=True, geometry=core, first_run=first) as emu:
+    with hil.backend.open("emulator", serial="EMU-0042", geometry=core, first_run=first) as emu:
         for sends, wait in ((1, 5), (7, 0)):
             stimulus = MacStimulus(inputs=x, num_sends=sends, wait_between_events=wait)
             got = rtl.configure_and_run(MacConfig(weights=w), stimulus).outputs
@@ -78,7 +78,7 @@ def test_hil_mac_splits_a_product_into_the_cores_blocks(rtl):
     first = rtl.run_counter
     got = hil.bss2.mac(rtl, x, W)
     assert rtl.run_counter == first + 4           # 2 row blocks x 2 column blocks
-    with hil.backend.open("emulator", serial="EMU-0042", ideal=True, geometry=core, first_run=first) as emu:
+    with hil.backend.open("emulator", serial="EMU-0042", geometry=core, first_run=first) as emu:
         np.testing.assert_array_equal(got, hil.bss2.mac(emu, x, W))
 
 
