@@ -32,7 +32,8 @@ class RtlBackend(BoardBackend):
 
     Same ``serial`` and ``ideal`` as the emulator backend: the simulation loads the
     emulated chip's fixed pattern, so it is the same chip (docs/chip_model.md, "The RTL
-    models"). It has no temporal noise and takes no faults.
+    models"), its temporal noise included: the run counter (one per run, ``run_counter``)
+    and the chip seed key the emulator's generator in the RTL. It takes no faults.
     """
 
     run_counter_kind = "chip"

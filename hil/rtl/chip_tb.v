@@ -4,11 +4,12 @@
 //
 // The clock: 8 ns periods, rising edge 4 ns into each. After a rising edge at which
 // the chip announces `idle` = N > 0 (its next N edges would change nothing but its
-// counters: the wait between two events), the generator holds the clock low for N
-// more periods, one delay of 8 * N ns, and the chip counts the N cycles at the next
-// edge (skip_en = 1). Simulated time and the chip's cycle counter both advance by N
-// cycles, so the counted send time, which drives the leak, is exact; only the idle
-// edges are not simulated. Behavioural (delays): not synthesisable.
+// counters: the wait between two events, and the repeated sends of a vector, see
+// chip.v), the generator holds the clock low for N more periods, one delay of
+// 8 * N ns, and the chip counts the N cycles at the next edge (skip_en = 1).
+// Simulated time and the chip's cycle counter both advance by N cycles, so the
+// counted send time, which drives the leak, is exact; only the idle edges are not
+// simulated. Behavioural (delays): not synthesisable.
 // Ports: those of bss2_chip but clk, skip_en and idle (see chip.v); clk is the wrapper's
 // own signal, which a cocotb test may await (RisingEdge(dut.clk)).
 /* verilator lint_off DECLFILENAME */
@@ -20,12 +21,12 @@ module bss2_chip_tb #(parameter ROWS = 32, COLUMNS = 32, HEMISPHERES = 1, MAX_BA
     output wire busy, done,  output wire [63:0] cycles
 );
     reg clk;
-    wire [11:0] idle;
+    wire [31:0] idle;
     initial clk = 1'b0;
     always begin
         #4 clk = 1'b1;
         #4 clk = 1'b0;
-        if (idle != 12'd0) #(8 * idle);
+        if (idle != 32'd0) #(64'd8 * {32'd0, idle});
     end
     bss2_chip #(.ROWS(ROWS), .COLUMNS(COLUMNS), .HEMISPHERES(HEMISPHERES), .MAX_BATCH(MAX_BATCH)) chip (
         .clk(clk), .rst_n(rst_n), .load(load), .configure(configure), .start(start), .batch(batch),

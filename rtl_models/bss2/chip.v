@@ -56,7 +56,10 @@
 // converts the baseline; output = clamp(code - baseline code, -128, 127).
 // Cycles per vector: num_sends * (events * (wait_cycles + 1) + 2) + 2 conversions
 // of (ramp_hi - ramp_lo + 2) cycles + 8. With skip_en, the wait of an event
-// (wait_cycles > 1) takes two clock edges instead of wait_cycles + 1; the counted
+// (wait_cycles > 1) takes two clock edges instead of wait_cycles + 1, and the sends
+// after the first of a vector are counted, not replayed: they carry the same events,
+// which the integrator, holding one send's charge, does not take; the sequencer
+// announces their (num_sends - 1) * (send cycles + 2) cycles as idle. The counted
 // cycles, and so the leak, are the same.
 // Temporal noise (f32_readout): per output neuron one bss2_noise generator (noise.v),
 // the emulator's counter-based generator bit for bit, draws N1 and N2 of stream
@@ -84,7 +87,7 @@ module bss2_chip #(
     input  wire [63:0] noise_key,
     input  wire [31:0] sample0,
     input  wire        skip_en,
-    output reg  [11:0] idle,
+    output reg  [31:0] idle,
     output reg         busy,
     output reg         done,
     output reg  [63:0] cycles
@@ -211,8 +214,8 @@ module bss2_chip #(
     always @(posedge clk) begin
         done <= 1'b0;
         pattern_load <= 1'b0;
-        cycles <= cycles + 64'd1 + {52'd0, idle};
-        idle <= 12'd0;
+        cycles <= cycles + 64'd1 + {32'd0, idle};
+        idle <= 32'd0;
         noise_req <= 1'b0;
         if (!rst_n) begin
             state <= S_IDLE;
@@ -228,7 +231,7 @@ module bss2_chip #(
             reset_read <= 1'b0;
             cadc_start <= 1'b0;
             send_cycles <= 32'd0;
-            idle <= 12'd0;
+            idle <= 32'd0;
             n_key <= 64'd0;
             sample <= 64'd0;
         end else case (state)
@@ -299,12 +302,12 @@ module bss2_chip #(
                 end
             end
             S_SLOT: begin
-                send_cyc <= send_cyc + 32'd1 + {20'd0, idle};
+                send_cyc <= send_cyc + 32'd1 + idle;
                 ev_valid <= 1'b0;
                 if (slot_left != 12'd0) begin
                     // the edges of slot_left - 1 .. 1 change nothing but the counters
                     if (skip_en && slot_left > 12'd1) begin
-                        idle <= slot_left - 12'd1;
+                        idle <= {20'd0, slot_left - 12'd1};
                         slot_left <= 12'd0;
                     end else begin
                         slot_left <= slot_left - 12'd1;
@@ -322,7 +325,12 @@ module bss2_chip #(
             end
             S_SEND_END: begin
                 send_cycles <= send_cyc;
-                if (s + 11'd1 < n_sends) begin
+                if (skip_en && s == 11'd0 && n_sends > 11'd1) begin
+                    // sends 1 .. n_sends - 1, of send_cyc + 2 cycles each, are idle; the
+                    // edge after them is the last send's end
+                    idle <= {21'd0, n_sends - 11'd1} * (send_cyc + 32'd2) - 32'd1;
+                    s <= n_sends - 11'd1;
+                end else if (s + 11'd1 < n_sends) begin
                     s <= s + 11'd1;
                     state <= S_SEND;
                 end else begin
