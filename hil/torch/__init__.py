@@ -1,0 +1,12 @@
+"""The PyTorch frontend: training with the chip in the loop (docs/torch.md).
+
+``hil.torch.perceptron`` is the perceptron ("hagen mode") API users of such chips
+know: ``matmul`` with the forward pass on any backend and the backward pass through
+the linear model of the chip, its mock mode, int8 functional operations and layers.
+``hil.torch.yin_yang`` is the Yin-Yang data set the examples train on.
+
+This package imports torch; ``import hil`` does not import it.
+"""
+from . import perceptron, yin_yang
+
+__all__ = ["perceptron", "yin_yang"]
