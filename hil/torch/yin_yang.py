@@ -40,7 +40,7 @@ class YinYang:
         yin = (d_right <= self.r_small) | ((d_left > self.r_small) & (d_left <= r / 2)) | \
               ((y > c) & (d_right > r / 2))
         dot = (d_right < self.r_small) | (d_left < self.r_small)
-        return np.where(dot, 2, yin.astype(np.int64))
+        return np.where(dot, 2, (~yin).astype(np.int64))
 
     def sample(self, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``size`` samples (1..10**7): features (size, 4) float32 in [0, 1], labels (size,)

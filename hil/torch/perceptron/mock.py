@@ -7,6 +7,7 @@ per block of 128 rows; the blocks' int8 results are summed and clamped to int8
 again (docs/torch.md#mock-mode). The defaults are the published ones
 (docs/chip_model.md#numbers-and-their-sources, rows nominal gain and temporal noise).
 """
+import math
 import threading
 from dataclasses import dataclass
 
@@ -34,8 +35,7 @@ class MockParameter:
     def __post_init__(self):
         validation.real("noise_std", self.noise_std, lo=0.0, hi=1000.0)
         # Open at 0: a gain of 0 would make every gradient vanish.
-        gain = validation.real("gain", self.gain, lo=0.0, hi=1.0)
-        if gain == 0.0:
+        if not 0.0 < validation.real("gain", self.gain, lo=-math.inf, hi=math.inf) <= 1.0:
             raise InvalidValue("gain", f"{self.gain!r} is outside the allowed range (0, 1]")
 
 
