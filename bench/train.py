@@ -20,6 +20,7 @@ A figure that misses its target is flagged ``** misses target **``.
 """
 import argparse
 import cProfile
+import importlib.util
 import io
 import os
 import pstats
@@ -35,10 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 import hil  # noqa: E402
 from bench.board import flag  # noqa: E402
-from examples import yin_yang  # noqa: E402
 from hil.server.process import BoardProcess  # noqa: E402
 from hil.torch import perceptron  # noqa: E402
 from hil.torch.yin_yang import YinYang  # noqa: E402
+
+# The example by its path: a package named ``examples`` elsewhere on sys.path must not shadow it.
+_spec = importlib.util.spec_from_file_location("yin_yang_example", ROOT / "examples" / "yin_yang.py")
+yin_yang = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(yin_yang)
 
 BATCH = 350
 """Samples per training step (the seed's batch)."""

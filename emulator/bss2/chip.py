@@ -108,10 +108,20 @@ class VirtualChip:
                                       -g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX, offset=(r0, c0))
         table = _aligned_empty((g.HEMISPHERES, g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE))
         for h in range(g.HEMISPHERES):
-            signed = block[:, h * g.COLUMNS_PER_HEMISPHERE:(h + 1) * g.COLUMNS_PER_HEMISPHERE]
-            syn_rows = synapse_array.signed_to_rows(signed)
-            syn_rows = synapse_array.apply_stuck_bits(syn_rows, h, self.faults.stuck_bits)
-            table[h] = synapse_array.effective_weights(syn_rows, h, self.pattern)
+            first = h * g.COLUMNS_PER_HEMISPHERE
+            if any(s.hemisphere == h for s in self.faults.stuck_bits):
+                n, m = g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE   # a stuck bit may sit in the padding
+            else:
+                # Only the block's corner: its padding is zero and reads as zero (+0.0, as the
+                # whole array's computation gives it), which a small block of a training loop
+                # would otherwise pay for on all 2 x 128 x 256 synapses at every step.
+                n, m = rows, min(max(cols - first, 0), g.COLUMNS_PER_HEMISPHERE)
+            if n < g.MAC_INPUTS or m < g.COLUMNS_PER_HEMISPHERE:
+                table[h] = 0.0
+            if m:
+                syn_rows = synapse_array.signed_to_rows(block[:n, first:first + m])
+                syn_rows = synapse_array.apply_stuck_bits(syn_rows, h, self.faults.stuck_bits)
+                table[h, :n, :m] = synapse_array.effective_weights(syn_rows, h, self.pattern)
         table.setflags(write=False)
         self._weight_tables[key] = (np.ascontiguousarray(block[:rows, :cols]), table)
         if len(self._weight_tables) > _WEIGHT_TABLES_KEPT:

@@ -12,8 +12,9 @@ from .fixed_pattern import FixedPattern, row_distance
 
 
 def signed_to_rows(weights: np.ndarray) -> np.ndarray:
-    """(128, 256) signed weights of one hemisphere -> (256, 256) uint8 row weights 0..63."""
-    rows = np.zeros((g.ROWS_PER_HEMISPHERE, weights.shape[1]), np.uint8)
+    """(n, m) signed weights of a hemisphere's first n drivers and m columns (all of them:
+    (128, 256)) -> (2n, m) uint8 row weights 0..63."""
+    rows = np.zeros((2 * weights.shape[0], weights.shape[1]), np.uint8)
     rows[0::2] = np.maximum(weights, 0)
     rows[1::2] = np.maximum(-weights.astype(np.int16), 0)
     return rows
@@ -31,13 +32,17 @@ def apply_stuck_bits(rows: np.ndarray, hemisphere: int, stuck: tuple[StuckBit, .
 
 
 def effective_weights(rows: np.ndarray, hemisphere: int, pattern: FixedPattern) -> np.ndarray:
-    """(128, 256) float32 charge per unit pulse of each logical input on each neuron.
+    """(n, m) float32 charge per unit pulse of each logical input on each neuron, from the
+    (2n, m) row weights of the hemisphere's first 2n rows and m columns (all: (256, 256)).
 
     Combines the synapses' DAC gain, the loss along the row with distance from
-    the driver, and the neuron's integration gain; in units of weight LSB.
+    the driver, and the neuron's integration gain; in units of weight LSB. Each entry
+    depends on its own synapses only, so a corner of the array gets the values the
+    whole array has there, bit for bit.
     """
-    syn = pattern.synapse_gain[hemisphere] * rows.astype(np.float32)
+    n2, m = rows.shape
+    syn = pattern.synapse_gain[hemisphere][:n2, :m] * rows.astype(np.float32)
     signed = syn[0::2] - syn[1::2]
-    neurons = slice(hemisphere * g.COLUMNS_PER_HEMISPHERE, (hemisphere + 1) * g.COLUMNS_PER_HEMISPHERE)
-    column = (1.0 - pattern.line_attenuation[hemisphere] * row_distance()) * pattern.neuron_gain[neurons]
+    first = hemisphere * g.COLUMNS_PER_HEMISPHERE
+    column = (1.0 - pattern.line_attenuation[hemisphere] * row_distance()[:m]) * pattern.neuron_gain[first:first + m]
     return np.ascontiguousarray(signed * column.astype(np.float32), dtype=np.float32)

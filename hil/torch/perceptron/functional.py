@@ -24,32 +24,92 @@ WEIGHT_MAX = g.SIGNED_WEIGHT_MAX
 """Largest weight magnitude, 63 (6 bits and the row's sign)."""
 
 
+def _product(ctx, x: torch.Tensor, W: torch.Tensor, rounded_W: torch.Tensor, num_sends: int,
+             wait_between_events: int, mock: bool) -> torch.Tensor:
+    """The forward product ``x @ W`` of checked operands (``rounded_W``: W rounded, and for a
+    layer repeated), on the mock model or the active backend; keeps what :func:`_gradient` needs.
+    The operands are kept as given, not rounded: rounding passes the gradient straight through."""
+    parameter = get_mock_parameter()
+    xr = rounded("input", x, 0, INPUT_MAX)
+    if mock:
+        out = mock_product(xr, rounded_W, num_sends, parameter)
+    else:
+        y = backend.active().product(xr.numpy(), rounded_W.numpy(), num_sends, wait_between_events)
+        out = torch.from_numpy(y).to(torch.float32)
+    ctx.save_for_backward(x, W)
+    ctx.scale = parameter.gain * num_sends
+    return out
+
+
+def _gradient(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The linear model's gradient of ``x @ W``: with ``g = grad * gain * num_sends``,
+    ``grad_x = g @ W.T`` and ``grad_W = x.T @ g`` (None where not needed)."""
+    x, W = ctx.saved_tensors
+    g_ = grad * ctx.scale
+    grad_x = g_ @ _like(W, g_).t() if ctx.needs_input_grad[0] else None
+    grad_W = _like(x, g_).t() @ g_ if ctx.needs_input_grad[1] else None
+    return grad_x, grad_W
+
+
+def _like(t: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``t`` in ``other``'s dtype (operands of mixed dtypes; autograd casts each gradient back)."""
+    return t if t.dtype == other.dtype else t.to(other.dtype)
+
+
 class _MatMul(torch.autograd.Function):
-    """Forward on the active backend (or the mock model); backward through the linear model:
-    ``g = grad * gain * num_sends``, ``grad_x = g @ W.T``, ``grad_W = x.T @ g``."""
+    """Forward on the active backend (or the mock model); backward through the linear model."""
 
     @staticmethod
     def forward(ctx, x, W, num_sends, wait_between_events, mock):
-        xr = rounded("input", x, 0, INPUT_MAX)
         Wr = rounded("other", W, -WEIGHT_MAX, WEIGHT_MAX)
-        parameter = get_mock_parameter()
-        if mock:
-            out = mock_product(xr, Wr, num_sends, parameter)
-        else:
-            y = backend.active().product(xr.numpy(), Wr.numpy(), num_sends, wait_between_events)
-            out = torch.from_numpy(y).to(torch.float32)
-        # The operands as given, not rounded: rounding passes the gradient straight through.
-        ctx.save_for_backward(x, W)
-        ctx.scale = parameter.gain * num_sends
+        return _product(ctx, x, W, Wr, num_sends, wait_between_events, mock)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (*_gradient(ctx, grad), None, None, None)
+
+
+class _Linear(torch.autograd.Function):
+    """``add(mean over avg copies of matmul(x, W.T), bias)`` as one node: the same forward as
+    those operations in turn (a training step pays for each node), and their gradient: the
+    copies' mean passes each output's gradient to its row of W once, so the gradient is the
+    linear model's of ``x @ W.T``, and the bias gets it straight through."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, num_sends, wait_between_events, mock, avg):
+        Wr = rounded("weight", weight, -WEIGHT_MAX, WEIGHT_MAX).t()
+        if avg > 1:
+            Wr = Wr.repeat_interleave(avg, dim=1)
+        out = _product(ctx, x, weight.t(), Wr.contiguous(), num_sends, wait_between_events, mock)
+        if avg > 1:
+            out = out.unflatten(-1, (weight.shape[0], avg)).mean(dim=-1)
+        if bias is not None:
+            out = out.add_(rounded("bias", bias, *INT8)).clamp_(*INT8)    # out: int8 already
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, W = ctx.saved_tensors
-        g_ = grad * ctx.scale
-        grad_x = g_ @ W.t().to(g_.dtype) if ctx.needs_input_grad[0] else None
-        grad_W = x.t().to(g_.dtype) @ g_ if ctx.needs_input_grad[1] else None
-        return grad_x, grad_W, None, None, None
+        grad_x, grad_Wt = _gradient(ctx, grad)
+        grad_b = grad.sum(dim=0) if ctx.needs_input_grad[2] else None
+        return grad_x, None if grad_Wt is None else grad_Wt.t(), grad_b, None, None, None, None
+
+
+def linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, num_sends: int = 1,
+           wait_between_events: int = 5, mock: bool = False, avg: int = 1) -> torch.Tensor:
+    """What :class:`hil.torch.perceptron.nn.Linear` computes, in one autograd node:
+    ``add(matmul(input, weight.T repeated avg times per output) averaged over the copies, bias)``.
+
+    input: (batch, in) activations 0..31 (rounded); weight: (out, in) -63..63; bias: (out,)
+    -128..127 or None; avg: copies per output, 1..64; the other options as :func:`matmul`.
+    """
+    num_sends = validation.integer("num_sends", num_sends, lo=1, hi=g.NUM_SENDS_MAX)
+    wait_between_events = validation.integer("wait_between_events", wait_between_events,
+                                             lo=0, hi=g.WAIT_BETWEEN_EVENTS_MAX)
+    avg = validation.integer("avg", avg, lo=1, hi=64)
+    if not isinstance(input, torch.Tensor) or input.dim() != 2 or input.shape[1] != weight.shape[1]:
+        raise InvalidValue("input", f"has shape {tuple(getattr(input, 'shape', ()))}; expected "
+                                    f"(batch, {weight.shape[1]})")
+    return _Linear.apply(input, weight, bias, num_sends, wait_between_events, bool(mock), avg)
 
 
 def matmul(input: torch.Tensor, other: torch.Tensor, num_sends: int = 1, wait_between_events: int = 5,
@@ -97,8 +157,8 @@ class _ReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        g_ = grad * (x > 0)
-        return (g_ if ctx.shift is None else g_ / 2 ** ctx.shift), None
+        g_ = grad.masked_fill(x <= 0, 0.0)
+        return (g_ if ctx.shift is None else g_.mul_(1.0 / 2 ** ctx.shift)), None
 
 
 def relu(input: torch.Tensor) -> torch.Tensor:
@@ -133,7 +193,8 @@ def add(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     through to both (summed over ``other``'s broadcast dimensions)."""
     if not isinstance(other, torch.Tensor) or not isinstance(input, torch.Tensor):
         raise InvalidValue("other" if isinstance(input, torch.Tensor) else "input", "expected a torch.Tensor")
-    if torch.broadcast_shapes(input.shape, other.shape) != input.shape:
+    # (torch.broadcast_shapes is a Python reference implementation, slow for a per-step check.)
+    if other.dim() > input.dim() or any(o not in (1, i) for o, i in zip(reversed(other.shape), reversed(input.shape))):
         raise InvalidValue("other", f"has shape {tuple(other.shape)}; it must broadcast to input's "
                                     f"{tuple(input.shape)}")
     return _Add.apply(input, other)

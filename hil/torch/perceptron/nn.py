@@ -109,14 +109,10 @@ class Linear(_MAC, torch.nn.Linear):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, weight, bias = self._operands(input)
-        W = weight.t()
-        if self.avg > 1:
-            W = W.repeat_interleave(self.avg, dim=1)
-        out = F.matmul(input, W, num_sends=self.num_sends, wait_between_events=self.wait_between_events,
-                       mock=self.mock)
-        if self.avg > 1:
-            out = out.unflatten(-1, (self.out_features, self.avg)).mean(dim=-1)
-        return out if bias is None else F.add(out, bias)
+        # Leading dimensions fold into the batch, as for torch.nn.Linear.
+        x = input.reshape(-1, self.in_features) if input.dim() != 2 else input
+        out = F.linear(x, weight, bias, self.num_sends, self.wait_between_events, self.mock, self.avg)
+        return out if input.dim() == 2 else out.reshape(*input.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -20,7 +20,8 @@ def rounded(field: str, value, lo: int, hi: int) -> torch.Tensor:
         raise InvalidValue(field, f"is empty (shape {tuple(value.shape)})")
     t = value.detach()
     t = t.round() if t.is_floating_point() else t
-    t = t.to(torch.float32)
+    if t.dtype != torch.float32:
+        t = t.to(torch.float32)
     lowest, highest = torch.aminmax(t)
     # NaN fails both comparisons, so it is caught here too.
     if not (lowest.item() >= lo and highest.item() <= hi):

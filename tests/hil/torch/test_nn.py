@@ -42,6 +42,26 @@ def test_linear_in_mock_mode_is_matmul_then_bias():
     assert torch.equal(layer(x), expected)
 
 
+@pytest.mark.parametrize("avg", [1, 3])
+def test_linear_is_matmul_mean_and_add_with_their_gradient(avg):
+    """The layer's one autograd node equals the composed operations, forward and backward."""
+    perceptron.set_mock_parameter(MockParameter(noise_std=0.0, gain=0.002))
+    layer = nn.Linear(150, 4, mock=True, avg=avg, num_sends=9)
+    x = torch.randint(0, 32, (6, 150)).float().requires_grad_()
+    grad = torch.randn(6, 4)
+    layer(x).backward(grad)
+    xc = x.detach().clone().requires_grad_()
+    Wc = layer.weight.detach().clone().requires_grad_()
+    bc = layer.bias.detach().clone().requires_grad_()
+    y = perceptron.matmul(xc, Wc.t().repeat_interleave(avg, dim=1), num_sends=9, mock=True)
+    y = perceptron.add(y.unflatten(-1, (4, avg)).mean(dim=-1), bc)
+    y.backward(grad)
+    assert torch.equal(layer(x), y)
+    for got, want in ((x.grad, xc.grad), (layer.weight.grad, Wc.grad), (layer.bias.grad, bc.grad)):
+        torch.testing.assert_close(got, want)
+    assert layer(x[0]).shape == (4,) and layer(x.reshape(2, 3, 150)).shape == (2, 3, 4)
+
+
 def test_avg_averages_the_noise_of_k_neurons():
     """avg=k: the mean of k outputs with independent noise, whose variance is (noise_std**2 + 1/12) / k
     (the floor's quantization included); judged at 5 standard errors of the measured std."""
