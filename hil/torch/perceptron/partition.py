@@ -1,10 +1,13 @@
 """A product on several devices: its 128 x 256 blocks dealt out to them, run in parallel.
 
 A large matrix is split as the chip stack splits it (docs/torch.md#backends): blocks of
-128 rows (one run's logical inputs) x 256 columns (one hemisphere's neurons). Block k
-goes to device k mod n; each device runs its blocks one after another on a thread of
-its own, while the others run theirs. Each block's output is int8 (the chip's readout
-clamps it); the host adds the row blocks' partial sums and clamps to int8 again, as
+128 rows (one run's logical inputs) x 256 columns (one hemisphere's neurons). With at
+least as many columns of blocks as devices, each device gets a contiguous share of the
+columns of blocks with all their rows, in one :func:`hil.bss2.mac` call (a run then fills
+both hemispheres where the share allows, and the device adds its row blocks itself);
+otherwise block k goes to device k mod n. Each device runs its share on a thread of its
+own while the others run theirs. Each block's output is int8 (the chip's readout clamps
+it); the row blocks' partial sums are added and clamped to int8 again, as
 :func:`hil.bss2.mac` does on one device.
 """
 import numpy as np
@@ -31,21 +34,29 @@ def product(backends, locks, pool, x: np.ndarray, W: np.ndarray, num_sends: int,
         with locks[0]:
             return mac(backends[0], x, W, num_sends=num_sends, wait_between_events=wait_between_events)
     rows, cols = W.shape
-    blocks = [(r0, c0) for r0 in range(0, rows, BLOCK_ROWS) for c0 in range(0, cols, BLOCK_COLS)]
+    n = len(backends)
+    col_blocks = -(-cols // BLOCK_COLS)
+    if col_blocks >= n:
+        # Contiguous shares of the columns of blocks: device d gets blocks [d*k/n, (d+1)*k/n).
+        edges = [min(cols, (d * col_blocks // n) * BLOCK_COLS) for d in range(n + 1)]
+        shares = [[(0, edges[d], edges[d + 1] - edges[d])] for d in range(n)]
+        row_span = rows
+    else:
+        tiles = [(r0, c0, min(BLOCK_COLS, cols - c0)) for r0 in range(0, rows, BLOCK_ROWS)
+                 for c0 in range(0, cols, BLOCK_COLS)]
+        shares = [tiles[d::n] for d in range(n)]
+        row_span = BLOCK_ROWS
 
-    def run(device: int) -> list[tuple[int, int, np.ndarray]]:
+    def run(device: int) -> list[tuple[int, np.ndarray]]:
         done = []
         with locks[device]:
-            for r0, c0 in blocks[device::len(backends)]:
-                xb = x[:, r0:r0 + BLOCK_ROWS]
-                Wb = W[r0:r0 + BLOCK_ROWS, c0:c0 + BLOCK_COLS]
-                done.append((r0, c0, mac(backends[device], xb, Wb, num_sends=num_sends,
-                                         wait_between_events=wait_between_events)))
+            for r0, c0, width in shares[device]:
+                done.append((c0, mac(backends[device], x[:, r0:r0 + row_span], W[r0:r0 + row_span, c0:c0 + width],
+                                     num_sends=num_sends, wait_between_events=wait_between_events)))
         return done
 
-    used = min(len(backends), len(blocks))
     total = np.zeros((x.shape[0], cols), np.int64)
-    for partials in pool.map(run, range(used)):
-        for _, c0, y in partials:
+    for partials in pool.map(run, [d for d in range(n) if shares[d]]):
+        for c0, y in partials:
             total[:, c0:c0 + y.shape[1]] += y
     return np.clip(total, g.OUTPUT_MIN, g.OUTPUT_MAX, out=total)
