@@ -1,10 +1,11 @@
 """The ideal chip equals the analytical MAC model exactly, at every size."""
+import math
+
 import numpy as np
 import pytest
 
 import hil
 from hil.bss2 import MacModel
-
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +18,12 @@ def model(mac_shape):
     "batch, rows, cols, num_sends",
     [(1, 128, 512, 1), (7, 100, 10, 1), (33, 300, 700, 3), (5, 1, 1, 20), (64, 256, 513, 2), (3, 129, 257, 7)],
 )
-def test_ideal_chip_equals_model_exactly(ideal_backend, model, batch, rows, cols, num_sends):
+def test_ideal_chip_equals_model_exactly(ideal_backend, model, mac_shape, batch, rows, cols, num_sends):
+    """Sizes given for the chip (128 inputs, 512 outputs per run), scaled to the device's run
+    (rounded up), so that a reduced core meets the same cases: one block, a partial block,
+    several blocks and one row or column beyond them."""
     rng = np.random.default_rng(batch * 1000 + rows + cols + num_sends)
+    rows, cols = math.ceil(rows * mac_shape[0] / 128), math.ceil(cols * mac_shape[1] / 512)
     x = rng.integers(0, 32, (batch, rows))
     W = rng.integers(-63, 64, (rows, cols))
     y = hil.bss2.mac(ideal_backend, x, W, num_sends=num_sends)
@@ -45,8 +50,9 @@ def test_one_vector_gives_one_row(ideal_backend, model):
     np.testing.assert_array_equal(y, model.predict(x, W))
 
 
-def test_zero_input_sends_nothing(ideal_backend):
-    y = hil.bss2.mac(ideal_backend, np.zeros((4, 128)), np.full((128, 512), 63))
+def test_zero_input_sends_nothing(ideal_backend, mac_shape):
+    inputs, outputs = mac_shape
+    y = hil.bss2.mac(ideal_backend, np.zeros((4, inputs)), np.full((inputs, outputs), 63))
     assert (y == 0).all()
 
 
