@@ -5,12 +5,16 @@
     pytest --backend board                   # virtual boards (`hil serve` processes) over TCP + pyvisa
     pytest --backend rtl                     # the Verilog models in Icarus Verilog (a reduced core)
     pytest --backend rtl --simulator verilator
+    pytest --backend emulator --backend rtl  # every suite test on each, ids [emulator] and [rtl]
     pytest --backend board --board bench-1   # a board of the inventory, by name ...
     pytest --backend board --board TCPIP::10.0.0.5::5025::SOCKET    # ... or by resource
     pytest -n 4 --backend board --boards inventory.toml   # each xdist worker leases its own board
 
 Suites take the ``backend`` fixture and never name a backend themselves, so
-the same files run against the emulator, RTL simulations and boards.
+the same files run against the emulator, RTL simulations and boards; given
+``--backend`` more than once, every test that takes a device is parametrised
+over the backends (``./setup.sh test`` runs the suites so on the emulator and
+the RTL).
 With ``--board`` or ``--boards`` the session leases its board at first use
 (see docs/boards.md); tests that need virtual chips of their own (a serial,
 ``ideal=True``, faults) skip there, since a real board cannot become another chip.
@@ -26,8 +30,9 @@ from hil.server.process import BoardProcess
 
 def pytest_addoption(parser):
     group = parser.getgroup("hil", "hardware-in-the-loop rig")
-    group.addoption("--backend", default="emulator",
-                    help="backend the suites run on (default: emulator; see hil.backend.available())")
+    group.addoption("--backend", action="append", default=None, metavar="NAME",
+                    help="backend the suites run on (default: emulator; see hil.backend.available()); "
+                         "repeated: every test that takes a device runs on each")
     group.addoption("--serial", default=None,
                     help="serial of the virtual chip (emulator backend); default: the emulator's default")
     group.addoption("--board", default=None, metavar="NAME|RESOURCE",
@@ -46,11 +51,24 @@ def pytest_addoption(parser):
 _BOARD_POOL = pytest.StashKey["Inventory | None"]()
 
 
+def backends(config) -> list[str]:
+    """The backends the suites run on, in the order given (``--backend``, default emulator)."""
+    return list(dict.fromkeys(config.getoption("--backend") or ["emulator"]))
+
+
 def pytest_configure(config):
-    name = config.getoption("--backend")
-    if name not in hil.backend.available():
-        raise pytest.UsageError(f"--backend {name!r} is not available; available: {hil.backend.available()}")
+    for name in backends(config):
+        if name not in hil.backend.available():
+            raise pytest.UsageError(f"--backend {name!r} is not available; available: {hil.backend.available()}")
+    if config.getoption("--simulator") is not None and "rtl" not in backends(config):
+        raise pytest.UsageError("--simulator selects the rtl backend's simulator; use it with --backend rtl")
     config.stash[_BOARD_POOL] = board_pool(config)
+
+
+def pytest_generate_tests(metafunc):
+    names = backends(metafunc.config)
+    if len(names) > 1 and "backend_name" in metafunc.fixturenames:
+        metafunc.parametrize("backend_name", names, indirect=True, scope="session")
 
 
 def _options(config, **extra) -> dict:
@@ -62,19 +80,17 @@ def _options(config, **extra) -> dict:
     return opts
 
 
-def _backend_options(config) -> dict:
-    """Options of the selected backend itself, given to every device it opens (not choices of a test)."""
+def _backend_options(config, name: str) -> dict:
+    """Options of backend ``name`` itself, given to every device it opens (not choices of a test)."""
     simulator = config.getoption("--simulator")
-    if simulator is not None:
-        if config.getoption("--backend") != "rtl":
-            raise pytest.UsageError("--simulator selects the rtl backend's simulator; use it with --backend rtl")
-        return {"simulator": simulator}
-    return {}
+    return {"simulator": simulator} if name == "rtl" and simulator is not None else {}
 
 
 @pytest.fixture(scope="session")
-def backend_name(pytestconfig) -> str:
-    return pytestconfig.getoption("--backend")
+def backend_name(request) -> str:
+    """The backend of this test: the one ``--backend`` names, or this test's parameter where
+    several are named."""
+    return getattr(request, "param", None) or backends(request.config)[0]
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +125,7 @@ def open_backend(pytestconfig, backend_name):
                 b = hil.backend.open("board", resource=proc.resource)
         else:
             try:
-                b = hil.backend.open(backend_name, **options, **_backend_options(pytestconfig))
+                b = hil.backend.open(backend_name, **options, **_backend_options(pytestconfig, backend_name))
             except (Unsupported, TypeError) as exc:
                 pytest.skip(f"the {backend_name} backend cannot open with {sorted(options)}: {exc}")
         opened.append(b)
@@ -161,8 +177,11 @@ def ideal_backend(open_backend):
 
 @pytest.fixture
 def fresh_backend(open_backend):
-    """A newly opened device of the selected serial, for tests that need run 0."""
-    return open_backend()
+    """A newly opened device of the selected serial, for tests that need run 0; closed after
+    the test (an RTL simulation or a virtual board is a process)."""
+    b = open_backend()
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

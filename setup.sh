@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (idempotent), then runs one job:
 #   ./setup.sh demo   install everything, run the main job (`hil demo`) on the emulated chip
-#   ./setup.sh test   install everything, run the test suites
+#   ./setup.sh test   install everything, run the tests, and the suites on the emulator and on
+#                     the RTL models (Verilator: the fast simulator; Icarus is tests/rtl's default)
 # Anything after the job name is passed on (to `hil demo` or to pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -47,5 +48,5 @@ fi
 
 case "$job" in
   demo) exec "$VENV/bin/hil" demo "$@" ;;
-  test) exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
+  test) exec "$VENV/bin/python" -m pytest -n 2 --backend emulator --backend rtl --simulator verilator "$@" ;;
 esac

@@ -17,7 +17,6 @@ Measured in one run, per simulator:
   on 2 cores; a figure that misses it is flagged ``** misses target **``.
 """
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,22 +29,11 @@ import hil
 from emulator.bss2 import VirtualChip
 from hil.rtl import RtlGeometry, build, fixed_pattern, job
 
+from board import best_and_median as timed, flag   # bench/board.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 SERIAL = "EMU-0042"
 SUITE_TARGET_S = 600.0
-
-
-def flag(ok: bool) -> str:
-    return "" if ok else "  ** misses target **"
-
-
-def timed(f, repeats: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def suite_seconds(backend: str, extra: list[str]) -> tuple[float, int]:

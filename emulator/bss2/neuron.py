@@ -6,6 +6,8 @@ effective number of sends falls short of ``num_sends`` when the sends are long
 (many events, long waits); and the membrane compresses toward its rails at
 neuron-specific points.
 """
+import math
+
 import numpy as np
 
 from . import geometry as g
@@ -21,11 +23,14 @@ def effective_sends(n_events: np.ndarray, num_sends: int, wait_between_events: i
     """
     if not np.isfinite(tau_leak):
         return np.full(n_events.shape, float(num_sends))
-    duration = n_events.astype(np.float64) * (wait_between_events + 1) * g.FPGA_CYCLE_S
-    lam = np.exp(-duration / tau_leak)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = (1.0 - lam**num_sends) / (1.0 - lam)
-    return np.where(lam < 1.0, s, float(num_sends))
+    # One value per event count 0..max, with libm's exp and pow (math.exp, math.pow), as the
+    # RTL's $exp and $pow compute them: numpy's vectorised exp may differ in the last bit.
+    n_events = np.asarray(n_events)
+    table = np.empty(int(n_events.max(initial=0)) + 1)
+    for n in range(table.size):
+        lam = math.exp(-(float(n) * (wait_between_events + 1) * g.FPGA_CYCLE_S) / tau_leak)
+        table[n] = (1.0 - math.pow(lam, num_sends)) / (1.0 - lam) if lam < 1.0 else float(num_sends)
+    return table[n_events]
 
 
 def compress(v: np.ndarray, knee_pos, knee_neg, rail_pos, rail_neg) -> np.ndarray:

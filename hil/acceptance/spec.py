@@ -119,6 +119,11 @@ class AcceptanceSpec:
     def metrics(self) -> tuple[MetricLimit, ...]:
         return tuple(m for p in self.experiments for m in p.metrics)
 
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The operating modes its experiments run the device in (a device must declare all)."""
+        return tuple(sorted({m for p in self.experiments if (m := experiments.mode(p.experiment))}))
+
 
 def default_spec_path() -> Path:
     """specs/bss2-acceptance-v1.toml of the source tree this package belongs to."""

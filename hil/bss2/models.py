@@ -56,6 +56,10 @@ class MacModel:
     """A per-chip model's gain of each output (column j of a MAC run: 512 on the chip, fewer on a
     reduced RTL core), LSB per (activation x weight x send), each > 0; None: every output has
     ``gain``. Set by :meth:`fit`."""
+    block_rows: int = g.MAC_INPUTS
+    """Input rows of one chip run, 1..128: a longer product is computed per block of that many
+    rows, each floored and clamped, then summed and clamped, as :func:`hil.bss2.mac` splits it
+    on the device (128 on the chip, fewer on a reduced RTL core: ``mac_shape(geometry)[0]``)."""
 
     def __post_init__(self):
         validation.real("gain", self.gain, lo=1e-9, hi=1.0)
@@ -64,6 +68,7 @@ class MacModel:
                 and (self.tau_leak == math.inf or 1e-9 <= self.tau_leak <= 1e3)):
             raise InvalidValue("tau_leak", f"{self.tau_leak!r} is outside the allowed range 1e-09..1000 s "
                                            "(or math.inf for no leak)")
+        validation.integer("block_rows", self.block_rows, lo=1, hi=g.MAC_INPUTS)
         if self.neuron_gain is not None:
             gains = np.ravel(np.asarray(self.neuron_gain, dtype=object))
             if np.ndim(self.neuron_gain) != 1 or not 1 <= gains.size <= g.MAC_OUTPUTS:
@@ -109,7 +114,7 @@ class MacModel:
 
     def expectation(self, x, W=None, num_sends: int = 1, *, wait_between_events: int = DEFAULT_WAIT
                     ) -> np.ndarray:
-        """Noiseless, unquantized output ``gain * S * x . W`` per 128-row block, LSB.
+        """Noiseless, unquantized output ``gain * S * x . W`` per block of ``block_rows`` rows, LSB.
 
         Takes ``(config, stimulus)`` (a :class:`MacConfig` and a :class:`MacStimulus`) or
         arrays ``(x, W, num_sends, wait_between_events=...)`` as :func:`hil.bss2.mac` does,
@@ -117,9 +122,10 @@ class MacModel:
         """
         x, W, num_sends, wait = _operands(x, W, num_sends, wait_between_events)
         blocks = []
-        for r0 in range(0, W.shape[0], g.MAC_INPUTS):
-            xb = x[:, r0:r0 + g.MAC_INPUTS]
-            acc = xb @ W[r0:r0 + g.MAC_INPUTS]
+        step = self.block_rows
+        for r0 in range(0, W.shape[0], step):
+            xb = x[:, r0:r0 + step]
+            acc = xb @ W[r0:r0 + step]
             sends = effective_sends(np.count_nonzero(xb, axis=1), num_sends, wait, self.tau_leak)
             if self.neuron_gain is None:
                 # (gain * sends) first: the emulator evaluates the same product in the same

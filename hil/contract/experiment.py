@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from .errors import InvalidValue, UnknownExperiment
+from .errors import InvalidValue, UnknownExperiment, Unsupported
 from .result import ExperimentResult, RunContext
 from .validation import integer, real
 
@@ -19,9 +19,14 @@ _EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {}
 _BUILTIN_MODULES = ("hil.bss2.experiments",)
 
 
-def experiment(name: str, *, metrics: tuple[str, ...] | None = None,
+def experiment(name: str, *, mode: str | None = None, metrics: tuple[str, ...] | None = None,
                params: dict[str, tuple[float, float]] | None = None):
     """Function decorator: registers an experiment ``f(backend, *, progress=False, **params)``.
+
+    mode: the operating mode it runs the device in (``"mac"``, ``"cadc"``; None: any). On a
+    device that does not declare it in ``info().modes`` the run fails with
+    :class:`Unsupported` before the experiment starts (and is stored as failed); a suite skips
+    it by that declaration, never by the backend's name.
 
     metrics: the names of every metric it reports, judged or not. Declared,
     they let a specification file naming them be checked before anything runs,
@@ -49,6 +54,7 @@ def experiment(name: str, *, metrics: tuple[str, ...] | None = None,
             return f(backend, **check_params(name, ranges, scalars, kwargs))
 
         checked.experiment_name = name
+        checked.mode = mode
         checked.metric_names = tuple(metrics) if metrics is not None else None
         checked.param_ranges = ranges
         for p, default in scalars.items():   # a default outside its own range is a bug here
@@ -124,6 +130,11 @@ def parameter_ranges(name: str) -> dict[str, tuple[float, float]]:
     return dict(get(name).param_ranges)
 
 
+def mode(name: str) -> str | None:
+    """The operating mode experiment ``name`` runs the device in (None: it needs none)."""
+    return get(name).mode
+
+
 def metric_names(name: str) -> tuple[str, ...] | None:
     """The metrics experiment ``name`` declares it reports (None: it declares none)."""
     return getattr(get(name), "metric_names", None)
@@ -184,6 +195,10 @@ def run(name: str, backend, *, store=None, progress: bool = False, **params) -> 
     started = now()
     first_run = run_counter(backend)
     try:
+        # A device without the mode fails the run, stored as such (acceptance fails that board).
+        if f.mode is not None and f.mode not in backend.info().modes:
+            raise Unsupported(f"experiment {name} runs in the {f.mode!r} mode; {backend!r} runs "
+                              f"{list(backend.info().modes)}")
         # The parameters are checked above: the experiment itself, not its checking wrapper.
         result = f.__wrapped__(backend, progress=progress, **params)
     except Exception as exc:

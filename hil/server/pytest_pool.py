@@ -20,7 +20,7 @@ def board_pool(config) -> Inventory | None:
     board, boards = config.getoption("--board"), config.getoption("--boards")
     if board is None and boards is None:
         return None
-    if config.getoption("--backend") != "board":
+    if "board" not in (config.getoption("--backend") or ()):
         raise pytest.UsageError("--board and --boards select boards: they need --backend board")
     path = Path(boards) if boards is not None else default_inventory_path()
     try:

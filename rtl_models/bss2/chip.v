@@ -23,7 +23,8 @@
 //   idle          registered: the next `idle` rising edges after this one are idle
 //                 (they would change nothing but the counters); with skip_en, the clock
 //                 generator omits them (it holds the clock for idle periods, so simulated
-//                 time stays 8 ns per cycle) and the chip counts them at the edge it gets
+//                 time stays 8 ns per cycle) and the chip counts them at the edge it gets;
+//                 the sequencer's idle cycles plus the CADC ramp's leapt counts
 //   busy          a command is running
 //   done          high for one cycle when a command has finished
 //   cycles        clock cycles since reset (for speed measurements)
@@ -59,8 +60,9 @@
 // (wait_cycles > 1) takes two clock edges instead of wait_cycles + 1, and the sends
 // after the first of a vector are counted, not replayed: they carry the same events,
 // which the integrator, holding one send's charge, does not take; the sequencer
-// announces their (num_sends - 1) * (send cycles + 2) cycles as idle. The counted
-// cycles, and so the leak, are the same.
+// announces their (num_sends - 1) * (send cycles + 2) cycles as idle; and the CADC
+// ramps leap from ramp_lo to ramp_hi in one edge (cadc.v), its ramp_hi - ramp_lo - 1
+// passed counts announced as idle. The counted cycles, and so the leak, are the same.
 // Temporal noise (f32_readout): per output neuron one bss2_noise generator (noise.v),
 // the emulator's counter-based generator bit for bit, draws N1 and N2 of stream
 // noise_key at counter (sample0 + b) * 512 + the full chip's neuron index when vector b
@@ -87,7 +89,7 @@ module bss2_chip #(
     input  wire [63:0] noise_key,
     input  wire [31:0] sample0,
     input  wire        skip_en,
-    output reg  [31:0] idle,
+    output wire [31:0] idle,
     output reg         busy,
     output reg         done,
     output reg  [63:0] cycles
@@ -179,6 +181,10 @@ module bss2_chip #(
 
     wire [8*NEURONS-1:0] codes;
     wire [HEMISPHERES-1:0] cadc_done;
+    wire [11*HEMISPHERES-1:0] cadc_leapt;
+    reg  [31:0] seq_idle;
+    // the hemispheres' ramps run in step: hemisphere 0's leap stands for all
+    assign idle = seq_idle + {21'd0, cadc_leapt[10:0]};
     wire [64*NEURONS-1:0] v;
     wire [63:0] scale;
 
@@ -215,7 +221,7 @@ module bss2_chip #(
         done <= 1'b0;
         pattern_load <= 1'b0;
         cycles <= cycles + 64'd1 + {32'd0, idle};
-        idle <= 32'd0;
+        seq_idle <= 32'd0;
         noise_req <= 1'b0;
         if (!rst_n) begin
             state <= S_IDLE;
@@ -231,7 +237,7 @@ module bss2_chip #(
             reset_read <= 1'b0;
             cadc_start <= 1'b0;
             send_cycles <= 32'd0;
-            idle <= 32'd0;
+            seq_idle <= 32'd0;
             n_key <= 64'd0;
             sample <= 64'd0;
         end else case (state)
@@ -302,12 +308,12 @@ module bss2_chip #(
                 end
             end
             S_SLOT: begin
-                send_cyc <= send_cyc + 32'd1 + idle;
+                send_cyc <= send_cyc + 32'd1 + seq_idle;
                 ev_valid <= 1'b0;
                 if (slot_left != 12'd0) begin
                     // the edges of slot_left - 1 .. 1 change nothing but the counters
                     if (skip_en && slot_left > 12'd1) begin
-                        idle <= {20'd0, slot_left - 12'd1};
+                        seq_idle <= {20'd0, slot_left - 12'd1};
                         slot_left <= 12'd0;
                     end else begin
                         slot_left <= slot_left - 12'd1;
@@ -328,7 +334,7 @@ module bss2_chip #(
                 if (skip_en && s == 11'd0 && n_sends > 11'd1) begin
                     // sends 1 .. n_sends - 1, of send_cyc + 2 cycles each, are idle; the
                     // edge after them is the last send's end
-                    idle <= {21'd0, n_sends - 11'd1} * (send_cyc + 32'd2) - 32'd1;
+                    seq_idle <= {21'd0, n_sends - 11'd1} * (send_cyc + 32'd2) - 32'd1;
                     s <= n_sends - 11'd1;
                 end else if (s + 11'd1 < n_sends) begin
                     s <= s + 11'd1;
@@ -441,10 +447,11 @@ module bss2_chip #(
                 assign offset[10*c +: 10] = coff[h*COLUMNS + c];
             end
             bss2_cadc #(.CHANNELS(COLUMNS)) cadc (
-                .clk(clk), .rst_n(rst_n), .start(cadc_start), .ramp_lo(ramp[0]), .ramp_hi(ramp[1]),
-                .f32_readout(f32_readout), .v(v[64*COLUMNS*h +: 64*COLUMNS]), .frac(frac), .slope(slope),
-                .offset(offset), .code_map(code_map), .codes(codes[8*COLUMNS*h +: 8*COLUMNS]),
-                .done(cadc_done[h]));
+                .clk(clk), .rst_n(rst_n), .start(cadc_start), .leap(skip_en), .ramp_lo(ramp[0]),
+                .ramp_hi(ramp[1]), .f32_readout(f32_readout), .v(v[64*COLUMNS*h +: 64*COLUMNS]),
+                .frac(frac), .slope(slope), .offset(offset), .code_map(code_map),
+                .codes(codes[8*COLUMNS*h +: 8*COLUMNS]), .done(cadc_done[h]),
+                .leapt(cadc_leapt[11*h +: 11]));
         end
     endgenerate
 endmodule

@@ -109,12 +109,11 @@ module bss2_synapse_array #(
         neg_r = 2'd0;
         pulse_r = 64'd0;
         charge_valid = 1'b0;
-        charge = {64*COLUMNS{1'b0}};
     end
     always @(posedge clk) begin
         valid_r <= |drv_hit & integrate;
         charge_valid <= valid_r;
-        charge <= charge_next;
+        buffered <= |drv_hit;
         if (|drv_hit) begin
             label_r <= drv_label[6*k +: 6];
             on_r <= drv_exc[2*k +: 2] | drv_inh[2*k +: 2];
@@ -122,7 +121,8 @@ module bss2_synapse_array #(
             pulse_r <= drv_pulse[64*k +: 64];
         end
     end
-    wire [64*COLUMNS-1:0] charge_next;
+    reg buffered;   // the row buffer took an event at the last edge
+    initial buffered = 1'b0;
 
     // the synapse memory: one row per write
     integer w;
@@ -164,16 +164,15 @@ module bss2_synapse_array #(
                               .row_on(on_r[0]), .row_label(label_r), .charge_bits(q0));
             bss2_synapse inh (.stored(st1), .stuck_mask(sk1[11:6]), .stuck_value(sk1[5:0]), .gain_bits(g1),
                               .row_on(on_r[1]), .row_label(label_r), .charge_bits(q1));
-            real t0, t1;
-            reg [63:0] out;
-            always @* begin
-                t0 = $bitstoreal(q0);
-                t1 = $bitstoreal(q1);
-                if (neg_r[0]) t0 = -t0;
-                if (neg_r[1]) t1 = -t1;
-                out = $realtobits(f32(f32(f32(t0 + t1) * $bitstoreal(factor)) * $bitstoreal(pulse_r)));
-            end
-            assign charge_next[64*c +: 64] = out;
+            // formed at the edge after the row buffer took the event, once per event (not
+            // again for every input of the column that settles after that edge)
+            wire [63:0] t0 = {q0[63] ^ neg_r[0], q0[62:0]};
+            wire [63:0] t1 = {q1[63] ^ neg_r[1], q1[62:0]};
+            initial charge[64*c +: 64] = 64'd0;
+            always @(posedge clk)
+                if (buffered)
+                    charge[64*c +: 64] <= $realtobits(f32(f32(f32($bitstoreal(t0) + $bitstoreal(t1))
+                                                              * $bitstoreal(factor)) * $bitstoreal(pulse_r)));
         end
     endgenerate
 endmodule

@@ -8,8 +8,10 @@ import json
 from hil.acceptance import default_spec_path, load_spec, run_acceptance, write_certificate
 
 
-def test_device_passes_acceptance(backend, results_store, tmp_path):
+def test_device_passes_acceptance(backend, require_mode, results_store, tmp_path):
     spec = load_spec(default_spec_path())
+    for mode in spec.modes:
+        require_mode(mode)
     acceptance = run_acceptance(backend, spec, store=results_store)
     paths = write_certificate(acceptance, tmp_path / "certificate", plots=False)
     failed = "; ".join(f"{j.key}={j.metric.value:.4g} (limit {j.metric.comparison} {j.metric.limit}) {j.error}"

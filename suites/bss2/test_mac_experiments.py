@@ -4,6 +4,10 @@ import pytest
 import hil.experiment
 from hil.bss2 import DEFAULT_SPEC
 
+# One worker takes the tests of `results` (pytest-xdist, --dist loadgroup in pyproject.toml):
+# the fixture runs every experiment, which a second worker would only repeat.
+on_results = pytest.mark.xdist_group("mac_experiments")
+
 MAC_EXPERIMENTS = ["bss2.mac_linearity", "bss2.mac_noise", "bss2.mac_fixed_pattern", "bss2.mac_gain",
                    "bss2.mac_sends_and_wait", "bss2.mac_neuron_profile"]
 
@@ -13,6 +17,7 @@ def results(backend, results_store):
     return {name: hil.experiment.run(name, backend, store=results_store) for name in MAC_EXPERIMENTS}
 
 
+@on_results
 @pytest.mark.parametrize("name", MAC_EXPERIMENTS)
 def test_experiment_passes(results, name, backend):
     r = results[name]
@@ -21,6 +26,7 @@ def test_experiment_passes(results, name, backend):
     assert r.verdict.passed, f"{name} on {backend!r}: {failed}"
 
 
+@on_results
 @pytest.mark.parametrize("name", MAC_EXPERIMENTS)
 def test_result_carries_model_prediction_and_context(results, name, backend):
     r = results[name]
@@ -30,6 +36,7 @@ def test_result_carries_model_prediction_and_context(results, name, backend):
     assert all(m.source for m in r.metrics if m.judged)
 
 
+@on_results
 def test_linearity_gain_matches_gain_experiment(results):
     """Two independent gain measurements agree within the spec's tolerance of each other."""
     a = results["bss2.mac_linearity"].summary["gain_median"]
@@ -37,6 +44,7 @@ def test_linearity_gain_matches_gain_experiment(results):
     assert abs(a / b - 1) <= DEFAULT_SPEC.gain_tolerance
 
 
+@on_results
 def test_measured_noise_is_the_models(results):
     """Noise from repeats (mac_noise) and from run differences (mac_gain) agree with each other."""
     a = results["bss2.mac_noise"].summary["noise_rms"]
@@ -57,6 +65,7 @@ def test_ideal_chip_linearity_is_exact_within_quantization(ideal_backend):
     assert abs(r.metric("gain_median_rel_error").value) < 0.005
 
 
+@on_results
 def test_every_run_is_stored(results, results_store):
     stored = {r.experiment for r in results_store.runs()}
     assert set(MAC_EXPERIMENTS) <= stored
@@ -66,9 +75,10 @@ def test_every_run_is_stored(results, results_store):
 
 
 @pytest.mark.parametrize("name", [n for n in hil.experiment.names() if n.startswith("bss2.")])
-def test_every_experiment_passes_on_the_ideal_chip(ideal_backend, name):
+def test_every_experiment_passes_on_the_ideal_chip(ideal_backend, require_mode, name):
     """An ideal chip is judged against the ideal model: it passes every experiment, and where
     an experiment compares outputs with the noise-free prediction, none may differ."""
+    require_mode(hil.experiment.mode(name))
     r = hil.experiment.run(name, ideal_backend)
     failed = "; ".join(f"{m.name}={m.value:.4g} ({m.detail})" for m in r.verdict.failed)
     assert r.verdict.passed, f"{name} on {ideal_backend!r}: {failed}"

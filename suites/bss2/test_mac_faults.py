@@ -19,7 +19,8 @@ CASES = [
 
 @pytest.mark.parametrize("faults, experiment, metric", CASES, ids=[c[2] for c in CASES])
 def test_fault_is_caught(open_backend, faults, experiment, metric):
+    faulty_chip = open_backend(serial="EMU-FAULT", faults=faults)   # first: a backend without faults skips
+    faulty = hil.experiment.run(experiment, faulty_chip)
     healthy = hil.experiment.run(experiment, open_backend(serial="EMU-FAULT"))
-    faulty = hil.experiment.run(experiment, open_backend(serial="EMU-FAULT", faults=faults))
     assert healthy.metric(metric).passed, f"healthy chip fails {metric}"
     assert not faulty.metric(metric).passed, f"{faults} not caught by {metric}={faulty.metric(metric).value}"

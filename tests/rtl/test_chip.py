@@ -132,5 +132,23 @@ def test_ideal_chip_with_noisy_neurons_takes_the_noisy_readout(tmp_path):
     assert noisy[:, [1, 16 + 2]].mean() >= 0.5
 
 
+def test_skipped_edges_change_nothing_but_the_speed(tmp_path):
+    """The speed abstractions (waits, repeated sends and the CADC ramp skipped, chip.v) against
+    the chip clocked edge by edge (SKIP = 0): the same outputs and the same counted cycles, so
+    the same counted send time for the leak; long waits and several sends included."""
+    geo = RtlGeometry(rows=32, columns=8)
+    fixed_pattern.export(VirtualChip("EMU-0042"), geo, tmp_path)
+    rng = np.random.default_rng(6)
+    runs = [job.MacRun(*_random(rng, geo, 3), 1, 5), job.MacRun(*_random(rng, geo, 2), 3, 40),
+            job.MacRun(*_random(rng, geo, 2), 2, 0), job.MacRun(*_random(rng, geo, 2), 1, 1)]
+    fast = job.run(build.build(geo, "icarus"), tmp_path, runs)
+    slow = job.run(build.build(geo, "icarus", parameters={"SKIP": 0}), tmp_path, runs)
+    assert [r.cycles for r in fast] == [r.cycles for r in slow]
+    for f, s in zip(fast, slow):
+        np.testing.assert_array_equal(f.outputs, s.outputs)
+    print("seconds with skips:", [round(r.seconds, 3) for r in fast], "edge by edge:",
+          [round(r.seconds, 3) for r in slow])
+
+
 def test_verilator_reduced_core(tmp_path):
     _compare(VirtualChip("EMU-0007"), RtlGeometry(), "verilator", tmp_path, seed=4)

@@ -124,7 +124,7 @@ def pass_histograms(codes: np.ndarray, repeats: int) -> np.ndarray:
     return np.stack([histogram(codes[r::repeats]).astype(np.int32) for r in range(repeats)])
 
 
-@experiment("bss2.cadc_code_density", metrics=(
+@experiment("bss2.cadc_code_density", mode="cadc", metrics=(
     "missing_codes", "dnl_max", "span_short_channels", "missing_code_channels", "inl_max",
     "code_width_spread"),
     params={

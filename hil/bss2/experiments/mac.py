@@ -252,7 +252,7 @@ def _sign_asymmetry(fits: dict) -> np.ndarray:
     return np.median((fits["a_pos"] - fits["a_neg"]) / fits["gain"], axis=-1)
 
 
-@experiment("bss2.mac_linearity", metrics=(
+@experiment("bss2.mac_linearity", mode="mac", metrics=(
     "gain_median_rel_error", "weight_residual_rms_max", "input_residual_rms_max", "linear_range_min",
     "input_inl", "r2_min", "gain_spread", "sign_asymmetry_median"),
     params={
@@ -361,7 +361,7 @@ def _extreme_noise_intervals(samples: np.ndarray, sigma: np.ndarray) -> dict:
             "noise_min": boot.interval(float(sigma.min()), 1, (0.0, np.inf))}
 
 
-@experiment("bss2.mac_noise", metrics=("noise_rel_error", "noise_max", "non_normal_neurons", "noise_min",
+@experiment("bss2.mac_noise", mode="mac", metrics=("noise_rel_error", "noise_max", "non_normal_neurons", "noise_min",
                                        "prediction_mismatches"),
     params={
         "input_value": (0, g.ACTIVATION_MAX), "weight_value": (-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX),
@@ -443,7 +443,7 @@ def _fixed_pattern(per_neuron: np.ndarray, per_row: np.ndarray, per_neuron_small
     return _spread(per_neuron), _spread(per_row), slope, corr
 
 
-@experiment("bss2.mac_fixed_pattern", metrics=(
+@experiment("bss2.mac_fixed_pattern", mode="mac", metrics=(
     "neuron_spread", "row_spread", "distance_slope", "dead_neurons", "distance_correlation",
     "neuron_output_mean"),
     params={
@@ -561,7 +561,7 @@ def mac_fixed_pattern(backend, *, input_value: int = 15, weight_value: int = 21,
     )
 
 
-@experiment("bss2.mac_gain", metrics=("gain_rel_error", "noise_rel_error", "fit_residual_rms",
+@experiment("bss2.mac_gain", mode="mac", metrics=("gain_rel_error", "noise_rel_error", "fit_residual_rms",
                                       "prediction_mismatches"),
     params={
         "num_sends": (1, g.NUM_SENDS_MAX), "batch": (10, g.MAX_BATCH), "seed": (0, 2**63 - 1)})
@@ -704,7 +704,7 @@ def _sends_and_wait_intervals(metrics: tuple[Metric, ...], out: np.ndarray, fit_
     }
 
 
-@experiment("bss2.mac_sends_and_wait", metrics=(
+@experiment("bss2.mac_sends_and_wait", mode="mac", metrics=(
     "gain_rel_error", "tau_leak_rel_error", "fit_residual_max", "nominal_rel_error_max", "prediction_mismatches"),
     params={"input_value": (1, g.ACTIVATION_MAX), "weight_value": (1, g.SIGNED_WEIGHT_MAX),
             "rows": (1, g.MAC_INPUTS), "repeats": (2, 1024)})
@@ -790,7 +790,7 @@ SENDS_WAIT_RELATIVE_MIN = 10.0
 floor's half-LSB bias and the noise are a few per cent at most."""
 
 
-@experiment("bss2.mac_neuron_profile", metrics=("profile_rel_error", "profile_spread", "prediction_mismatches"),
+@experiment("bss2.mac_neuron_profile", mode="mac", metrics=("profile_rel_error", "profile_spread", "prediction_mismatches"),
     params={"input_value": (1, g.ACTIVATION_MAX), "weight_value": (-g.SIGNED_WEIGHT_MAX, g.SIGNED_WEIGHT_MAX),
             "row": (0, g.MAC_INPUTS - 1), "num_sends": (1, g.NUM_SENDS_MAX), "repeats": (1, 1024)})
 def mac_neuron_profile(backend, *, input_value: int = 12, weight_value: int = 21, row: int = 0,

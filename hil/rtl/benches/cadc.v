@@ -50,10 +50,15 @@ module cadc_bench #(
     wire [8*CHANNELS-1:0] codes;
     wire cadc_done;
     wire signed [9:0] ramp_hi = mutate == 1 ? ramp[1] - 10'sd1 : ramp[1];
+    // leap = 0: the bench converts count by count (the chip's leap is checked against the
+    // emulator at the chip level, tests/rtl/test_chip.py)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [10:0] leapt;
+    /* verilator lint_on UNUSEDSIGNAL */
     bss2_cadc #(.CHANNELS(CHANNELS)) dut (
-        .clk(clk), .rst_n(rst_n), .start(cadc_start), .ramp_lo(ramp[0]), .ramp_hi(ramp_hi),
+        .clk(clk), .rst_n(rst_n), .start(cadc_start), .leap(1'b0), .ramp_lo(ramp[0]), .ramp_hi(ramp_hi),
         .f32_readout(flags[0][0]), .v(v), .frac(frac), .slope(slope), .offset(offset),
-        .code_map(code_map), .codes(codes), .done(cadc_done));
+        .code_map(code_map), .codes(codes), .done(cadc_done), .leapt(leapt));
 
     localparam S_IDLE = 2'd0, S_START = 2'd1, S_WAIT = 2'd2;
     reg [1:0] state = S_IDLE;

@@ -1,4 +1,5 @@
 """MacModel: the rig's types, validation, the leak, and the mean of a noisy chip."""
+import dataclasses
 import math
 
 import numpy as np
@@ -139,3 +140,17 @@ def test_fit_refuses_what_it_cannot_use():
     with pytest.raises(InvalidValue, match="W: has 1 columns; a per-chip model .* predicts its device's 512 outputs"):
         MacModel(neuron_gain=(0.002,) * 512).predict([1], [[1]])
     assert MacModel(neuron_gain=(0.002,) * 32).predict([10], np.full((1, 32), 50)).shape == (32,)  # a reduced core
+
+
+def test_block_rows_split_the_product_as_the_device_does():
+    """A 64-row product on a 32-input core: two runs, each floored and clamped, then summed."""
+    x = np.full((1, 64), 31)
+    W = np.ones((64, 1))
+    W[32:] = -1
+    one = MacModel(gain=0.1, noise_std=0.0, tau_leak=math.inf)
+    core = dataclasses.replace(one, block_rows=32)
+    assert one.predict(x, W)[0, 0] == 0                        # one block: 0
+    assert core.expectation(x, W).shape == (2, 1, 1)
+    assert core.predict(x, W)[0, 0] == 99 + (-100)              # floor(99.2) + floor(-99.2)
+    with pytest.raises(InvalidValue, match="block_rows"):
+        MacModel(block_rows=129)

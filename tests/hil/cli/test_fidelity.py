@@ -45,6 +45,6 @@ def test_run_takes_a_model_and_spec_and_stores_them(tmp_path, capsys):
     store = ResultStore(tmp_path)
     r = store.load(store.runs()[0].run_id)
     assert r.model["model"] == {"class": "hil.bss2.MacModel", "gain": 0.002, "noise_std": 2.0, "tau_leak": "inf",
-                                "neuron_gain": None}
+                                "neuron_gain": None, "block_rows": 128}
     assert r.model["spec"]["gain_tolerance"] == 0.01
     assert "gain_rel_error" in capsys.readouterr().out

@@ -138,3 +138,21 @@ def test_session_tokens_carry_128_random_bits():
     assert len(tokens) == 100
     for t in tokens:
         assert re.fullmatch(r"pytest-gw3-[A-Za-z0-9_.-]*-[0-9a-f]{32}", t) and len(t) <= 64, t
+
+
+def test_repeated_backend_runs_every_device_test_on_each(tmp_path):
+    """``--backend emulator --backend model``: a test that takes a device runs once per backend
+    (ids [emulator] and [model]); a test that takes none runs once."""
+    test_file = tmp_path / "test_two_backends.py"
+    test_file.write_text("def test_device(backend, ideal_backend):\n"
+                         "    assert backend.info().backend == ideal_backend.info().backend\n"
+                         "    print('RAN', backend.info().backend, ideal_backend.info().ideal)\n\n"
+                         "def test_plain():\n    pass\n")
+    proc = pytest_in_subprocess(tmp_path, test_file, "-s", "-v", "--backend", "emulator", "--backend", "model")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.findall(r"RAN (\w+) True", proc.stdout) == ["emulator", "model"]
+    assert "test_device[emulator]" in proc.stdout and "test_device[model]" in proc.stdout
+    assert "3 passed" in proc.stdout
+    proc = pytest_in_subprocess(tmp_path, test_file, "--simulator", "icarus", "--backend", "emulator")
+    assert proc.returncode == 4
+    assert "--simulator selects the rtl backend's simulator; use it with --backend rtl" in proc.stderr

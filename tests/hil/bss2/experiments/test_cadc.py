@@ -99,3 +99,19 @@ def test_declared_metrics_are_what_experiments_report(monkeypatch):
         hil.experiment.run("test.declared", None)
     for name in hil.experiment.names():
         assert hil.experiment.metric_names(name), f"{name} declares no metrics"
+
+
+def test_a_device_without_the_cadc_mode_fails_the_run_before_it_starts(tmp_path):
+    """The reduced core runs only the MAC mode: the code-density run fails with Unsupported,
+    naming the mode, and is stored as failed; nothing reaches the device."""
+    from hil.results.store import ResultStore
+    from hil.rtl.geometry import RtlGeometry
+
+    backend = hil.backend.open("emulator", geometry=RtlGeometry())
+    assert hil.experiment.mode("bss2.cadc_code_density") == "cadc"
+    assert "cadc" not in backend.info().modes
+    store = ResultStore(tmp_path)
+    with pytest.raises(hil.errors.Unsupported, match="runs in the 'cadc' mode"):
+        hil.experiment.run("bss2.cadc_code_density", backend, store=store)
+    assert store.record(store.last_run_id).status == "error"
+    assert backend.run_counter == 0
