@@ -6,7 +6,8 @@ Measured in one run, per simulator:
 
 * the start-up of an RTL session (``hil.backend.open("rtl", ...)``: fixed-pattern export,
   the build, reused when unchanged, and the simulator serving the board protocol), against
-  opening the emulator;
+  opening the emulator: the first (with the build where the sources changed) and another
+  one (the build kept, as every later session of a run);
 * ``hil.bss2.mac`` on the open rtl backend (int64 inputs, the core's 32 x 32 block, one
   send at the default wait), against the same product on the emulator restricted to the same
   core (``geometry=RtlGeometry()``), best and median of the repeats;
@@ -72,6 +73,10 @@ def main(argv=None) -> None:
             best, median = timed(lambda: hil.bss2.mac(rtl, x, W), args.repeats)
             print(f"  hil.bss2.mac         {best:8.3f} s best, {median:.3f} s median   (emulator "
                   f"{emu_best * 1e6:.0f} us best; ratio {best / emu_best:.0f})")
+        t = time.perf_counter()
+        hil.backend.open("rtl", serial=SERIAL, simulator=sim).close()
+        again = time.perf_counter() - t
+        print(f"  start-up, build kept {again:8.2f} s   (ratio {again / emulator_open:.0f} to the emulator)")
         # The simulation alone, beside what the user calls: cycles of the same run, per second.
         with tempfile.TemporaryDirectory() as work:
             fixed_pattern.export(VirtualChip(SERIAL), core, work)

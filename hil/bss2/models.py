@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal, special
 
 from emulator.bss2 import geometry as g
 from emulator.bss2.neuron import effective_sends
@@ -175,6 +174,10 @@ class MacModel:
 
     def _mean_of(self, mu: np.ndarray) -> np.ndarray:
         """(blocks, n) expectations -> (n,) mean of the clamped sum of clamped, floored, noisy blocks."""
+        # scipy only here: importing it costs seconds inside an RTL simulator's Python, which
+        # imports this module for the family's types but never takes a noisy mean
+        from scipy import signal, special
+
         levels = np.arange(g.OUTPUT_MIN, g.OUTPUT_MAX + 1, dtype=np.float64)
         # P(block reads k), k = -128..127: floor(mu + e) = k for k <= mu + e < k + 1, with the
         # clamp folding the tails into the end codes.

@@ -102,7 +102,7 @@ class RtlProcess:
         resource_file = work / "resource"
         settings = {"serial": serial, "ideal": bool(ideal), "geometry": geometry.as_dict(), "workdir": str(work),
                     "simulator": simulator, "version": built.build_dir.name, "owner_pid": os.getpid(),
-                    "resource_file": str(resource_file)}
+                    "resource_file": str(resource_file), "stop_file": str(work / "stop")}
         settings_file = work / "session.json"
         write_text_atomic(settings_file, json.dumps(settings))
         argv, env, cwd = built.command("hil.rtl.session", work, extra_env={SETTINGS_ENV: str(settings_file)})
@@ -145,6 +145,14 @@ class RtlProcess:
                                     f"its logs end:\n{self._tail()}")
 
     def close(self) -> None:
+        """Ends the session: asks the simulation to stop (the stop file) and waits up to
+        GRACE_S for it to exit, then ends the process group, whatever is left of it."""
+        if self._finalizer.alive and self.proc.poll() is None:
+            try:
+                (Path(self._tmp.name) / "stop").touch()
+                self.proc.wait(timeout=GRACE_S)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         self._finalizer()
         atexit.unregister(self._finalizer)
         try:

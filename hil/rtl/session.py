@@ -13,7 +13,7 @@ and waits for its result; between commands the simulator waits in the queue, so
 simulated time stands still while nobody asks for anything.
 
 The session ends (the test returns and the simulator exits) when the process that
-started it is gone, which the client's ``close()``, its exit and its crash all bring about.
+started it is gone (its exit or its crash) or writes the stop file (its ``close()``).
 """
 import concurrent.futures
 import json
@@ -37,8 +37,9 @@ from .geometry import RtlGeometry
 
 SETTINGS_ENV = "HIL_RTL_SESSION"
 """Environment variable naming the session's settings file (JSON, written by RtlProcess)."""
-OWNER_POLL_S = 0.5
-"""How often the session checks that the process that started it is still there, seconds."""
+OWNER_POLL_S = 0.1
+"""How often the session checks that the process that started it is still there, and for
+the stop file of its settings, seconds."""
 MAX_BATCH = 4096
 """Input vectors per run on the RTL: bounds the simulated time one command can take
 (a larger product is split by :func:`hil.bss2.mac`, as on the chip)."""
@@ -127,9 +128,10 @@ class SimulatedChip(Backend):
         self._configured = False
 
 
-def _watch_owner(pid: int, simulation: _Simulation, board: VirtualBoard) -> None:
-    """Ends the session once process ``pid`` (the client that started it) is gone."""
-    while True:
+def _watch_owner(pid: int, stop_file: Path, simulation: _Simulation, board: VirtualBoard) -> None:
+    """Ends the session once process ``pid`` (the client that started it) is gone, or once
+    ``stop_file`` exists (its orderly ``close()``)."""
+    while not stop_file.exists():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -152,7 +154,7 @@ async def serve(dut) -> None:
     backend = SimulatedChip(chip, simulation, serial=settings["serial"], ideal=settings["ideal"],
                             geometry=geometry, simulator=settings["simulator"], version=settings["version"])
     board = VirtualBoard(backend, port=0).start()
-    threading.Thread(target=_watch_owner, args=(settings["owner_pid"], simulation, board),
+    threading.Thread(target=_watch_owner, args=(settings["owner_pid"], Path(settings["stop_file"]), simulation, board),
                      name="rtl-owner", daemon=True).start()
     write_text_atomic(Path(settings["resource_file"]), board.resource)
     await simulation.run()
