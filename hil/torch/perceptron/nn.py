@@ -120,7 +120,26 @@ class Linear(_MAC, torch.nn.Linear):
 
 
 class _Conv(_MAC):
-    """im2col on the host, ``matmul`` on the chip: each output position is one input vector."""
+    """im2col on the host, ``matmul`` on the chip: each output position is one input vector.
+    A subclass names its spatial dimensions (``_spatial``) and its torch layer as its second base."""
+
+    _spatial: int
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", num_sends: int | None = None,
+                 wait_between_events: int = 5, mock: bool = False, *, input_transform: Callable | None = None,
+                 weight_transform: Callable | None = clamp_weight_):
+        self._mac_options(num_sends, wait_between_events, mock, input_transform, weight_transform)
+        self._check_conv(padding_mode, groups)
+        # the torch layer behind _Conv in the subclass's bases (Conv1d or Conv2d)
+        super(_MAC, self).__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                                   groups, bias, padding_mode)
+
+    def reset_parameters(self) -> None:
+        self._initialise()
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return self._convolve(input, self._spatial)
 
     def _check_conv(self, padding_mode: str, groups: int) -> None:
         if padding_mode != "zeros":
@@ -156,39 +175,13 @@ class _Conv(_MAC):
 class Conv1d(_Conv, torch.nn.Conv1d):
     """``torch.nn.Conv1d`` on the chip (zero padding, groups=1); options as :class:`Linear`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", num_sends: int | None = None,
-                 wait_between_events: int = 5, mock: bool = False, *, input_transform: Callable | None = None,
-                 weight_transform: Callable | None = clamp_weight_):
-        self._mac_options(num_sends, wait_between_events, mock, input_transform, weight_transform)
-        self._check_conv(padding_mode, groups)
-        torch.nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                                 groups, bias, padding_mode)
-
-    def reset_parameters(self) -> None:
-        self._initialise()
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self._convolve(input, 1)
+    _spatial = 1
 
 
 class Conv2d(_Conv, torch.nn.Conv2d):
     """``torch.nn.Conv2d`` on the chip (zero padding, groups=1); options as :class:`Linear`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", num_sends: int | None = None,
-                 wait_between_events: int = 5, mock: bool = False, *, input_transform: Callable | None = None,
-                 weight_transform: Callable | None = clamp_weight_):
-        self._mac_options(num_sends, wait_between_events, mock, input_transform, weight_transform)
-        self._check_conv(padding_mode, groups)
-        torch.nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                                 groups, bias, padding_mode)
-
-    def reset_parameters(self) -> None:
-        self._initialise()
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self._convolve(input, 2)
+    _spatial = 2
 
 
 class ReLU(torch.nn.Module):
