@@ -45,7 +45,8 @@ def pack_parts(meta: dict, arrays: dict[str, np.ndarray]) -> list:
         dt = _dtype_str(a)
         if not isinstance(dt, str) or dt not in DTYPES:
             raise ProtocolError(-224, f"array {name!r} has dtype {a.dtype}; allowed: {DTYPES}")
-        data = memoryview(np.ascontiguousarray(a, dtype=np.dtype(dt))).cast("B")
+        # The bytes as a flat uint8 view: memoryview.cast refuses an empty array (no spikes).
+        data = memoryview(np.ascontiguousarray(a, dtype=np.dtype(dt)).reshape(-1).view(np.uint8))
         entries.append({"name": name, "dtype": dt, "shape": list(a.shape), "offset": offset,
                         "nbytes": data.nbytes})
         chunks.append(data)

@@ -37,3 +37,60 @@ def nominal_membrane(levels: np.ndarray) -> np.ndarray:
 def membrane(pattern: FixedPattern, levels: np.ndarray) -> np.ndarray:
     """(k, 512) resting membrane of every neuron for the (k,) CapMem ``levels``, CADC LSB, float64."""
     return pattern.capmem_offset + pattern.capmem_gain * nominal_membrane(levels)[:, None]
+
+
+# -- spiking mode: the nominal transfer curves of the neurons' CapMem cells (docs/spiking.md) --
+
+TAU_LEVEL = 200
+"""Level at which a time-constant cell gives its reference time constant."""
+
+VOLTAGES = ("leak", "reset", "threshold", "exp_threshold")
+"""Cells holding a potential: ``(level - 128) / 3`` CADC LSB, as the CADC ramp mode's leak."""
+TIMES = {"tau_mem": 10e-6, "tau_syn_exc": 10e-6, "tau_syn_inh": 10e-6, "tau_adaptation": 100e-6,
+         "stp_recovery": 100e-6}
+"""Cells holding a time constant (a bias current): ``tau_ref * 200 / level`` seconds, level 0 none."""
+LINEAR = {"i_const": 0.25, "adaptation_a": 2.0 / LEVEL_MAX, "adaptation_b": 20.0 / LEVEL_MAX,
+          "exp_slope": 10.0 / LEVEL_MAX, "stp_utilization": 1.0 / LEVEL_MAX}
+"""Cells holding a value proportional to the level: ``scale * level`` (i_const, b, dT in LSB)."""
+
+DEFAULT_LEVELS = {"leak": 368, "reset": 368, "threshold": 503, "tau_mem": 200, "tau_syn_exc": 200,
+                  "tau_syn_inh": 200, "i_const": 0, "adaptation_a": 0, "adaptation_b": 0,
+                  "tau_adaptation": 200, "exp_slope": 0, "exp_threshold": 503}
+"""The neurons' cells at power-on: leak 80, reset 80, threshold 125 LSB, 10 us time constants."""
+
+
+def nominal_value(parameter: str, level) -> np.ndarray:
+    """The nominal analog value of a cell of ``parameter`` at ``level`` (0..1022, any shape), float64:
+    CADC LSB for potentials and currents, seconds for time constants (inf at level 0)."""
+    level = np.asarray(level, np.float64)
+    if parameter in VOLTAGES:
+        return (level - LEVEL_AT_ZERO) / LEVELS_PER_CODE
+    if parameter in TIMES:
+        with np.errstate(divide="ignore"):
+            return np.where(level > 0, TIMES[parameter] * TAU_LEVEL / np.maximum(level, 1), np.inf)
+    if parameter in LINEAR:
+        return LINEAR[parameter] * level
+    raise KeyError(f"no CapMem parameter {parameter!r}; known: {sorted(VOLTAGES + tuple(TIMES) + tuple(LINEAR))}")
+
+
+def nominal_level(parameter: str, value) -> np.ndarray:
+    """The level (int64, any shape) whose nominal value is nearest ``value``; a ValueError names a
+    value no level reaches (a potential outside -42.7..298 LSB, a time constant below
+    ``tau_ref * 200 / 1022``, ...)."""
+    value = np.asarray(value, np.float64)
+    if parameter in VOLTAGES:
+        level = value * LEVELS_PER_CODE + LEVEL_AT_ZERO
+    elif parameter in TIMES:
+        with np.errstate(divide="ignore"):
+            level = np.where(np.isinf(value), 0.0, TIMES[parameter] * TAU_LEVEL / value)
+    elif parameter in LINEAR:
+        level = value / LINEAR[parameter]
+    else:
+        nominal_value(parameter, 0)   # raises the KeyError naming the known parameters
+    level = np.rint(level)
+    bad = ~np.isfinite(level) | (level < 0) | (level > LEVEL_MAX)
+    if bad.any():
+        first = np.asarray(value).flat[int(np.flatnonzero(bad)[0])]
+        lo, hi = sorted(float(nominal_value(parameter, x)) for x in (0, LEVEL_MAX))
+        raise ValueError(f"{parameter}: {first!r} is outside what a CapMem cell sets ({lo:g}..{hi:g})")
+    return level.astype(np.int64)

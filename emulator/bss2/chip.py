@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import cadc, capmem, fixed_pattern, geometry as g, neuron, synapse_array, synapse_driver
+from . import cadc, capmem, fixed_pattern, geometry as g, neuron, spiking, synapse_array, synapse_driver
 from .faults import Faults
 from .identity import DEFAULT_SERIAL, serial_to_seed
 from .._native import ffi, lib
@@ -55,6 +55,8 @@ class VirtualChip:
             raise InvalidInput("faults", f"{faults!r} is not an emulator.bss2.Faults")
         self.faults = faults
         self.pattern = fixed_pattern.ideal() if self.ideal else fixed_pattern.draw(self.seed)
+        self._spiking_pattern = None   # drawn on first use (spiking.draw_pattern)
+        self._network = None           # the spiking configuration (spiking.Network)
         self.run_counter = 0
         """Runs executed since the chip was opened; keys the temporal noise."""
         self._readout = self._make_readout()
@@ -154,6 +156,72 @@ class VirtualChip:
         """Back to the power-on configuration (the run counter keeps counting)."""
         self._weights = None
         self._pulses = None
+        self._network = None
+
+    # -- the spiking mode (docs/spiking.md) ---------------------------------------------
+
+    @property
+    def spiking_pattern(self) -> "spiking.SpikingPattern":
+        """The chip's spiking mismatch (drawn from its serial on first use)."""
+        if self._spiking_pattern is None:
+            self._spiking_pattern = spiking.ideal_pattern() if self.ideal else spiking.draw_pattern(self.seed)
+        return self._spiking_pattern
+
+    def configure_spiking(self, **arrays: np.ndarray) -> None:
+        """Writes the spiking configuration: every array of ``spiking.CONFIG_FIELDS`` by name
+        (what ``hil.bss2.SpikingConfig.arrays()`` gives), each of exactly its dtype and shape."""
+        missing = sorted(set(spiking.CONFIG_FIELDS) - set(arrays))
+        unknown = sorted(set(arrays) - set(spiking.CONFIG_FIELDS))
+        if missing or unknown:
+            raise InvalidInput("configuration", f"missing {missing}, unknown {unknown}; the spiking mode takes "
+                               f"{sorted(spiking.CONFIG_FIELDS)}")
+        checked = {name: _strict(arrays[name], name, dtype, shape, lo, hi)
+                   for name, (dtype, shape, lo, hi) in spiking.CONFIG_FIELDS.items()}
+        self._network = spiking.prepare(self.pattern, self.spiking_pattern, self.faults, checked)
+
+    def run_spiking(self, times: np.ndarray, labels: np.ndarray, duration: int, *, trials: np.ndarray | None = None,
+                    n_trials: int = 1, step_ns: int = 100, record_cadc: bool = True,
+                    cadc_period: int = g.CADC_PERIOD_DEFAULT, madc_neuron: int = -1) -> dict:
+        """One spiking run (docs/spiking.md): input events at ``times`` (int64 FPGA cycles,
+        0..duration-1, sorted by (trial, time)) with 16-bit ``labels`` (uint16), in
+        ``n_trials`` trials (``trials``: uint16 per event, None: all in trial 0) of
+        ``duration`` cycles, integrated on a grid of ``step_ns`` ns. Returns the arrays of
+        ``hil.bss2.SpikingReadout``; the run counter advances by one."""
+        if self._network is None:
+            raise InvalidInput("configuration", "the chip has no spiking configuration; call configure_spiking first")
+        _check_scalar("duration", duration, 1, g.SPIKING_DURATION_MAX)
+        _check_scalar("n_trials", n_trials, 1, g.TRIALS_MAX)
+        _check_scalar("step_ns", step_ns, 1, g.STEP_NS_MAX)
+        _check_scalar("cadc_period", cadc_period, g.CADC_PERIOD_MIN, g.CADC_PERIOD_MAX)
+        _check_scalar("madc_neuron", madc_neuron, -1, g.NEURONS - 1)
+        steps = -(-8 * duration // step_ns)
+        if steps * n_trials > g.STEPS_TIMES_TRIALS_MAX:
+            raise InvalidInput("step_ns", f"{steps} steps x {n_trials} trials; at most {g.STEPS_TIMES_TRIALS_MAX}")
+        times = np.asarray(times) if isinstance(times, np.ndarray) and times.size == 0 else times
+        n_events = times.size if isinstance(times, np.ndarray) else -1
+        if n_events == 0:
+            times, labels = np.zeros(0, np.int64), np.zeros(0, np.uint16)
+            trials = np.zeros(0, np.uint16)
+        else:
+            times = _strict(times, "times", np.int64, (None,), 0, duration - 1)
+            labels = _strict(labels, "labels", np.uint16, (times.size,), 0, g.LABEL_MAX)
+            trials = (np.zeros(times.size, np.uint16) if trials is None
+                      else _strict(trials, "trials", np.uint16, (times.size,), 0, n_trials - 1))
+            if times.size > g.EVENTS_MAX:
+                raise InvalidInput("times", f"{times.size} events; at most {g.EVENTS_MAX}")
+            order = trials.astype(np.int64) * (g.SPIKING_DURATION_MAX + 1) + times
+            bad = np.flatnonzero(np.diff(order) < 0)
+            if bad.size:
+                raise InvalidInput(f"times[{bad[0] + 1}]", "events must be sorted by (trial, time)")
+        run = self.run_counter
+        self.run_counter += 1
+        stim = dict(times=times, labels=labels, trials=trials, n_trials=int(n_trials), duration=int(duration),
+                    step_ns=int(step_ns), record_cadc=bool(record_cadc), cadc_period=int(cadc_period),
+                    madc_neuron=int(madc_neuron))
+        keys = (lib.bss2_stream_key(self.seed, run, spiking.STREAM_MEMBRANE),
+                lib.bss2_stream_key(self.seed, run, spiking.STREAM_MADC))
+        return spiking.run_reference(self._network, self.pattern, self.spiking_pattern,
+                                     cadc.code_map(self.faults.missing_codes), stim, *keys)
 
     # -- the MAC run -------------------------------------------------------------------
 

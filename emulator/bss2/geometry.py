@@ -31,3 +31,22 @@ MAX_BATCH = 65536                     # input vectors in one run
 CAPMEM_LEVEL_MAX = 1022               # 10-bit CapMem cell, 0..1022
 CADC_RAMP_LEVEL_AT_ZERO = 128         # CapMem level that puts a nominal membrane at the bottom of code 0
 CADC_RAMP_LEVELS_PER_CODE = 3         # CapMem levels per CADC code on a nominal neuron
+
+# Spiking mode (see docs/spiking.md)
+LABEL_MAX = (1 << 16) - 1             # 16-bit event label: bus 14-15, row select 6-10, address 0-5
+DRIVER_BUSES = 4
+ROW_SELECT_MAX = 31                   # 5-bit row select and compare mask of a synapse driver
+ROW_MODES = 3                         # 0 off, 1 excitatory, 2 inhibitory
+SPIKING_DURATION_MAX = 1_250_000      # FPGA cycles in one run (10 ms of chip time)
+STEP_NS_MAX = 1000                    # integration step of the emulator, ns
+TRIALS_MAX = 1024                     # trials in one run
+STEPS_TIMES_TRIALS_MAX = 1 << 22      # integration steps x trials in one run
+EVENTS_MAX = 1 << 21                  # input events in one run
+REFRACTORY_MAX = 4095                 # refractory counter, FPGA cycles
+CADC_PERIOD_MIN = 213                 # FPGA cycles between CADC samples (1.7 us)
+CADC_PERIOD_MAX = 65535
+CADC_PERIOD_DEFAULT = 230             # 1.84 us
+MADC_PERIOD_NS = 34                   # 29.4 MSa/s
+MADC_BITS = 10
+MADC_CODES = 1 << MADC_BITS
+READOUT_BYTES_MAX = 1 << 25           # CADC and MADC samples of one run, bytes each (32 MiB)

@@ -8,7 +8,8 @@ from emulator.errors import InvalidInput
 
 from ..contract.backend import VENDOR, Backend, DeviceInfo, register
 from ..bss2.mac import blockwise
-from ..bss2.types import FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus
+from ..bss2.types import (FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus, SpikingConfig,
+                          SpikingReadout, SpikingStimulus)
 from ..contract import validation
 from ..contract.errors import InvalidValue
 from ..results.jsonable import to_json_value
@@ -40,8 +41,9 @@ class EmulatorBackend(Backend):
     whole chip gives them (what the RTL of that serial must equal).
     """
 
-    MODES = ("mac", "cadc")
-    """'mac': MacConfig + MacStimulus -> MacReadout; 'cadc': CadcRamp -> CadcCodes (no config)."""
+    MODES = ("mac", "cadc", "spiking")
+    """'mac': MacConfig + MacStimulus -> MacReadout; 'cadc': CadcRamp -> CadcCodes (no config);
+    'spiking': SpikingConfig + SpikingStimulus -> SpikingReadout (docs/spiking.md)."""
 
     run_counter_kind = "chip"
 
@@ -73,6 +75,9 @@ class EmulatorBackend(Backend):
 
     def configure(self, config) -> None:
         self._check_open()
+        if isinstance(config, SpikingConfig) and self.core is None:
+            self.chip.configure_spiking(**config.arrays())
+            return
         if not isinstance(config, MacConfig):
             raise self._unsupported(config, self.info().modes)
         config.check_shape(self._geometry)
@@ -105,7 +110,7 @@ class EmulatorBackend(Backend):
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
 
-    def run(self, stimulus) -> MacReadout | CadcCodes:
+    def run(self, stimulus) -> MacReadout | CadcCodes | SpikingReadout:
         self._check_open()
         try:
             if isinstance(stimulus, MacStimulus):
@@ -116,6 +121,11 @@ class EmulatorBackend(Backend):
                 out = self.chip.run_mac(self.core.full_inputs(stimulus.inputs), stimulus.num_sends,
                                         stimulus.wait_between_events)
                 return MacReadout(outputs=out[:, self.core.neuron_index()])
+            if isinstance(stimulus, SpikingStimulus) and self.core is None:
+                return SpikingReadout(**self.chip.run_spiking(
+                    stimulus.times, stimulus.labels, stimulus.duration, trials=stimulus.trials,
+                    n_trials=stimulus.n_trials, step_ns=stimulus.step_ns, record_cadc=stimulus.record_cadc,
+                    cadc_period=stimulus.cadc_period, madc_neuron=stimulus.madc_neuron))
             if isinstance(stimulus, CadcRamp) and self.core is None:
                 return CadcCodes(codes=self.chip.read_cadc_ramp(stimulus.levels, stimulus.repeats))
         except InvalidInput as exc:
