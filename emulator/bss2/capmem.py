@@ -48,7 +48,8 @@ VOLTAGES = ("leak", "reset", "threshold", "exp_threshold")
 """Cells holding a potential: ``(level - 128) / 3`` CADC LSB, as the CADC ramp mode's leak."""
 TIMES = {"tau_mem": 10e-6, "tau_syn_exc": 10e-6, "tau_syn_inh": 10e-6, "tau_adaptation": 100e-6,
          "stp_recovery": 100e-6}
-"""Cells holding a time constant (a bias current): ``tau_ref * 200 / level`` seconds, level 0 none."""
+"""Cells holding a time constant (a bias current): ``tau_ref * 200 / max(level, 1)`` seconds:
+a cell cannot turn its bias current off, level 0 gives the smallest, as level 1."""
 LINEAR = {"i_const": 0.25, "adaptation_a": 2.0 / LEVEL_MAX, "adaptation_b": 20.0 / LEVEL_MAX,
           "exp_slope": 10.0 / LEVEL_MAX, "stp_utilization": 1.0 / LEVEL_MAX}
 """Cells holding a value proportional to the level: ``scale * level`` (i_const, b, dT in LSB)."""
@@ -61,13 +62,12 @@ DEFAULT_LEVELS = {"leak": 368, "reset": 368, "threshold": 503, "tau_mem": 200, "
 
 def nominal_value(parameter: str, level) -> np.ndarray:
     """The nominal analog value of a cell of ``parameter`` at ``level`` (0..1022, any shape), float64:
-    CADC LSB for potentials and currents, seconds for time constants (inf at level 0)."""
+    CADC LSB for potentials and currents, seconds for time constants."""
     level = np.asarray(level, np.float64)
     if parameter in VOLTAGES:
         return (level - LEVEL_AT_ZERO) / LEVELS_PER_CODE
     if parameter in TIMES:
-        with np.errstate(divide="ignore"):
-            return np.where(level > 0, TIMES[parameter] * TAU_LEVEL / np.maximum(level, 1), np.inf)
+        return TIMES[parameter] * TAU_LEVEL / np.maximum(level, 1)
     if parameter in LINEAR:
         return LINEAR[parameter] * level
     raise KeyError(f"no CapMem parameter {parameter!r}; known: {sorted(VOLTAGES + tuple(TIMES) + tuple(LINEAR))}")
@@ -81,16 +81,16 @@ def nominal_level(parameter: str, value) -> np.ndarray:
     if parameter in VOLTAGES:
         level = value * LEVELS_PER_CODE + LEVEL_AT_ZERO
     elif parameter in TIMES:
-        with np.errstate(divide="ignore"):
-            level = np.where(np.isinf(value), 0.0, TIMES[parameter] * TAU_LEVEL / value)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = TIMES[parameter] * TAU_LEVEL / value
     elif parameter in LINEAR:
         level = value / LINEAR[parameter]
     else:
         nominal_value(parameter, 0)   # raises the KeyError naming the known parameters
     level = np.rint(level)
-    bad = ~np.isfinite(level) | (level < 0) | (level > LEVEL_MAX)
+    bad = ~np.isfinite(level) | (level < (1 if parameter in TIMES else 0)) | (level > LEVEL_MAX)
     if bad.any():
-        first = np.asarray(value).flat[int(np.flatnonzero(bad)[0])]
-        lo, hi = sorted(float(nominal_value(parameter, x)) for x in (0, LEVEL_MAX))
+        first = float(np.asarray(value).flat[int(np.flatnonzero(bad)[0])])
+        lo, hi = sorted(float(nominal_value(parameter, x)) for x in (0 if parameter not in TIMES else 1, LEVEL_MAX))
         raise ValueError(f"{parameter}: {first!r} is outside what a CapMem cell sets ({lo:g}..{hi:g})")
     return level.astype(np.int64)

@@ -138,7 +138,7 @@ def neuron_values(pattern: FixedPattern, sp: SpikingPattern, cells: dict) -> dic
     potentials and currents in LSB, time constants in seconds (docs/spiking.md)."""
     out = {}
     for p in capmem.DEFAULT_LEVELS:
-        nominal = capmem.nominal_value(p, np.maximum(cells[p], 1) if p in capmem.TIMES else cells[p])
+        nominal = capmem.nominal_value(p, cells[p])
         if p == "leak":   # the leak cell is the CADC ramp mode's resting level, its mismatch that mode's
             out[p] = pattern.capmem_offset + pattern.capmem_gain * nominal
         elif p in capmem.VOLTAGES:

@@ -254,7 +254,7 @@ class SpikingConfig:
     threshold: np.ndarray | None = None
     """(512,) CapMem level of the spike threshold (as ``leak``); default 503 (125 LSB)."""
     tau_mem: np.ndarray | None = None
-    """(512,) CapMem level of the membrane time constant, nominal 10 us * 200 / L (0: no leak); default 200."""
+    """(512,) CapMem level of the membrane time constant, nominal 10 us * 200 / max(L, 1); default 200."""
     tau_syn_exc: np.ndarray | None = None
     """(512,) CapMem level of the excitatory synaptic time constant (as ``tau_mem``); default 200."""
     tau_syn_inh: np.ndarray | None = None

@@ -66,8 +66,8 @@ def positive(field: str, t: torch.Tensor, unit: str = "s") -> torch.Tensor:
 
 def capmem_levels(field: str, cell: str, values: torch.Tensor) -> np.ndarray:
     """(size,) int64 CapMem levels of ``cell`` whose nominal values are nearest ``values``; an
-    InvalidValue names the first value no level 0..1022 reaches (time constants: 1..1022,
-    level 0 being "no leak", which this frontend does not offer)."""
+    InvalidValue names the first value no level 0..1022 reaches (time constants: levels 1..1022;
+    level 0 gives what level 1 does)."""
     v = values.numpy()
     lowest = 1 if cell in capmem.TIMES else 0
     lo, hi = sorted(float(capmem.nominal_value(cell, x)) for x in (lowest, g.CAPMEM_LEVEL_MAX))
