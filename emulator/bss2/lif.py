@@ -114,6 +114,7 @@ def run(c: Core, times: np.ndarray, labels: np.ndarray, trials: np.ndarray | Non
     # Output sizes from scalars the core will accept (it refuses the others, by name, before
     # it looks at the sizes; then the outputs are not needed).
     plausible = (1 <= duration <= g.SPIKING_DURATION_MAX and 1 <= n_trials <= g.TRIALS_MAX
+                 and -(-8 * duration // c.step_ns) * n_trials <= g.STEPS_TIMES_TRIALS_MAX
                  and (cadc_period == 0 or g.CADC_PERIOD_MIN <= cadc_period <= g.CADC_PERIOD_MAX))
     cadc_samples = -(-duration // cadc_period) if plausible and cadc_period else 0
     madc_samples = -(-8 * duration // g.MADC_PERIOD_NS) if plausible and 0 <= madc_neuron < g.NEURONS else 0

@@ -145,6 +145,7 @@ typedef struct {
     int32_t live[NC] ALIGN64, adapt[NC] ALIGN64, expo[NC] ALIGN64; /* lane masks: -1 or 0 */
     uint16_t live16[NC / 16], adapt16[NC / 16], expo16[NC / 16];   /* the same, 16 lanes a word */
     uint32_t fired[NC / 32];                                         /* the step's spikes, a bit per neuron */
+    uint8_t row_active[NR]; /* the row is on and has a synapse of nonzero efficacy */
     double R[ND];                                                    /* plasticity resources */
     int64_t last[ND];                                                /* cycle of a driver's last event, -1 */
     hemi_params p;
@@ -459,9 +460,12 @@ static void apply_event(const run_ctx *ctx, hemi_state *restrict s, int h, const
                 scale = (float)used;
             }
             for (int row = 2 * d; row <= 2 * d + 1; row++) {
+                /* A row that is off adds nothing; nor does one whose efficacies are all 0:
+                 * the currents are >= +0 and efficacy * scale is +0, so the sum would be
+                 * the current, bit for bit. */
+                if (!s->row_active[row]) continue;
                 const int64_t hr = (int64_t)h * NR + row;
                 const int mode = p->row_mode[hr];
-                if (mode == 0) continue;
                 float *target = mode == 1 ? s->ie : s->ii;
                 const float *eff = p->efficacy + hr * NC;
                 const uint8_t *lab = p->labels + hr * NC;
@@ -483,20 +487,21 @@ static void apply_event(const run_ctx *ctx, hemi_state *restrict s, int h, const
 /* Readout                                                                              */
 /* ---------------------------------------------------------------------------------- */
 
-/* Codes 0..hi of a float, as numpy's clip then the conversion (a NaN reads 0). */
+/* clip(floor(x), 0, hi) as an int, without a floor: below 0 (or a NaN) it is 0, from hi
+ * on hi, and in between floor is the truncating conversion (x >= 0), which vectorizes. */
 static inline int clamp_code(float x, int hi) {
     return !(x >= 0.0f) ? 0 : (x >= (float)hi ? hi : (int)x);
 }
 
-/* CADC sample of hemisphere h's neurons into out (256 codes). */
-static void cadc_read(const run_ctx *ctx, const hemi_state *restrict s, int h, uint8_t *restrict out) {
+/* CADC sample of hemisphere h's neurons into out (256 codes). Inline, so that it is
+ * compiled (and vectorized) for the code path of its caller. */
+ALWAYS_INLINE void cadc_read(const run_ctx *ctx, const hemi_state *restrict s, int h, uint8_t *restrict out) {
     const bss2_lif *p = &ctx->p;
     const float *restrict off = p->cadc_offset_chip + h * NC, *restrict sl = p->cadc_slope + h * NC;
     const int16_t *restrict dig = p->cadc_offset + h * NC;
     const float sigma = p->sigma_cadc;
     for (int j = 0; j < NC; j++) {
-        const float x = floorf((off[j] + sl[j] * s->V[j]) + sigma * s->rd[j]);
-        const int code = p->code_map[clamp_code(x, 255)] + dig[j];
+        const int code = p->code_map[clamp_code((off[j] + sl[j] * s->V[j]) + sigma * s->rd[j], 255)] + dig[j];
         out[j] = (uint8_t)(code < 0 ? 0 : (code > 255 ? 255 : code));
     }
 }
@@ -554,6 +559,12 @@ static void run_item(run_ctx *ctx, int64_t item, hemi_state *restrict s, const i
         s->R[d] = 1.0;
         s->last[d] = -1;
     }
+    for (int r = 0; r < NR; r++) {
+        const float *eff = p->efficacy + ((int64_t)h * NR + r) * NC;
+        int any = 0;
+        for (int c = 0; c < NC; c++) any |= eff[c] != 0.0f;
+        s->row_active[r] = (uint8_t)(p->row_mode[h * NR + r] != 0 && any);
+    }
 
     const event_t *ev = ctx->events + ctx->first[trial], *ev_end = ctx->events + ctx->first[trial + 1];
     int64_t c = 0, m = 0;
@@ -594,7 +605,7 @@ static void run_item(run_ctx *ctx, int64_t item, hemi_state *restrict s, const i
                 hil_normal_high(ctx->key_madc, (uint64_t)run_trial * (uint64_t)ctx->madc_samples + (uint64_t)m, 1, 1, &z);
                 noise = p->sigma_madc * z;
             }
-            const float x = floorf((p->madc_offset + p->madc_gain * s->V[madc_lane]) + noise);
+            const float x = (p->madc_offset + p->madc_gain * s->V[madc_lane]) + noise;
             ctx->madc[trial * ctx->madc_samples + m] = (uint16_t)clamp_code(x, 1023);
         }
 #if HIL_X86_DISPATCH
