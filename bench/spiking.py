@@ -1,6 +1,6 @@
 """Benchmark of the spiking mode as users call it, against Brian2 and a plain PyTorch loop.
 
-    .venv/bin/python bench/spiking.py [--repeats 21] [--quick] [--no-brian2] [--no-torch]
+    .venv/bin/python bench/spiking.py [--repeats 21] [--quick] [--brian2-python PY] [--no-brian2] [--no-torch]
 
 The network is a full chip: 512 neurons with nominal parameters (the chip's own
 mismatch and noise), 256 synapse drivers (128 per hemisphere), each fed by one
@@ -17,21 +17,29 @@ Measured in the same run, one after the other:
   repeatedly (the stimulus made once); best and median of ``--repeats``, and the
   neuron-steps per second. Target: the whole call well under 18 ms;
 * Brian2 (its default runtime target) with the same neuron model (current-based
-  LIF, exponential synapses, refractory; integrated exactly, without noise), the
+  LIF, exponential synapses, refractory; without noise; exponential Euler, as Brian2's
+  "exact" integration divides by the difference of the equal time constants), the
   same input trains as a SpikeGeneratorGroup, the same dt: the ``run(1 * ms)`` call
   after a ``restore()`` of the initial state; its first run (code generation and
   compilation) is printed apart and left out of the best. Target: emulator >= 10 x
-  faster;
+  faster. Brian2 2.9.0, the last release for Python 3.11 (the ``bench`` extra), does
+  not import with numpy 2.4 (it wraps ``ndarray.ptp``, which numpy 2.4 removed): give
+  ``--brian2-python`` an interpreter of a venv with ``brian2==2.9.0`` and ``numpy<2.4``,
+  and Brian2 runs there, in a child process, on the same trains;
 * a plain PyTorch Euler loop (CPU) as a mock mode would write it: dense (time,
   batch, inputs) inputs times (inputs, neurons) weights, then per step the currents
   and membranes, threshold, reset and refractory counter.
 
-Each prints its ratio to the emulator. ``--quick`` (CI) runs 0.1 ms of chip time, 3 repeats.
+Each prints its ratio to the emulator. ``--quick`` (``tox -e bench``) runs 0.1 ms of chip
+time, 3 repeats.
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +47,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import hil  # noqa: E402
-from emulator._native import lib  # noqa: E402
-from emulator.bss2 import capmem, geometry as g  # noqa: E402
-from hil.bss2 import SpikingConfig, SpikingStimulus  # noqa: E402
+if "--brian2-worker" not in sys.argv:   # the Brian2 child process has numpy and brian2 only
+    import hil
+    from emulator._native import lib
+    from emulator.bss2 import capmem, geometry as g
+    from hil.bss2 import SpikingConfig, SpikingStimulus
 
 ISA_NAMES = {4: "x86-64-v4 (AVX-512)", 3: "x86-64-v3 (AVX2)", 0: "baseline x86-64"}
 TARGET_MS = 18.0
@@ -52,16 +61,25 @@ TARGET_VS_BRIAN2 = 10.0
 RATE_HZ = 50e3
 """Poisson rate of each input, chip time."""
 STEP_NS = 100
-INPUTS = g.HEMISPHERES * g.DRIVERS_PER_HEMISPHERE
-NEURONS = g.NEURONS
+INPUTS = 256
+NEURONS = 512
 
-# The nominal neuron (docs/spiking.md) in the units Brian2 and torch are given.
-V_LEAK = float(capmem.nominal_value("leak", capmem.DEFAULT_LEVELS["leak"]))
-V_RESET = float(capmem.nominal_value("reset", capmem.DEFAULT_LEVELS["reset"]))
-V_TH = float(capmem.nominal_value("threshold", capmem.DEFAULT_LEVELS["threshold"]))
+# The nominal neuron (docs/spiking.md: capmem.nominal_value of the default levels) in the
+# units Brian2 and torch are given.
+V_LEAK = 80.0          # LSB
+V_RESET = 80.0
+V_TH = 125.0
 TAU = 10e-6            # membrane and both synaptic time constants, s
 REFRACTORY_S = 2e-6    # 250 FPGA cycles
 Q = 0.8                # LSB of synaptic current per weight unit (spiking.Q)
+
+
+def check_nominal() -> None:
+    """The constants above are the chip's nominal neuron."""
+    levels = capmem.DEFAULT_LEVELS
+    assert (V_LEAK, V_RESET, V_TH) == tuple(float(capmem.nominal_value(p, levels[p]))
+                                            for p in ("leak", "reset", "threshold"))
+    assert TAU == float(capmem.nominal_value("tau_mem", levels["tau_mem"]))
 
 
 def flag(ok: bool) -> str:
@@ -82,8 +100,8 @@ def network(seed: int, duration: int):
     # Input i = h * 128 + d drives driver (h, d): excitatory row 2d, inhibitory row 2d + 1, and
     # its weights onto the 256 neurons of hemisphere h. 80 % of the inputs are excitatory
     # (weights 0..15), 20 % inhibitory (0..63, about four times stronger: balanced), each
-    # synapse present with probability 1/2; the neurons then fire irregularly, some tens of
-    # kHz (biologically tens of Hz).
+    # synapse present with probability 1/2; the neurons then fire irregularly, about 7 kHz
+    # (biologically 7 Hz).
     signed = np.zeros((INPUTS, NEURONS), np.int64)
     weights = np.zeros((g.HEMISPHERES, g.ROWS_PER_HEMISPHERE, g.COLUMNS_PER_HEMISPHERE), np.uint8)
     n = g.COLUMNS_PER_HEMISPHERE
@@ -125,22 +143,41 @@ def time_emulator(cfg, stim, repeats: int, serial: str) -> tuple[list[float], fl
     return times, configure, out
 
 
-def time_brian2(signed, trains, duration_s: float, repeats: int):
-    """Times of Brian2's run(duration) after restore(), its first run's, the target it used and the spike count."""
+def time_brian2(signed, trains, duration_s: float, repeats: int, python: str | None):
+    """Brian2's times of run(duration) after restore(), its first run's, the target it used and its
+    spike count: here, or (``python``) in a child process of that interpreter."""
+    if python is None:
+        return brian2_run(signed, trains, duration_s, repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs, result = Path(tmp) / "net.npz", Path(tmp) / "result.json"
+        np.savez(inputs, signed=signed, inp=trains[0], k=trains[1], duration_s=duration_s, repeats=repeats)
+        subprocess.run([python, __file__, "--brian2-worker", str(inputs), str(result)], check=True)
+        r = json.loads(result.read_text())
+    return r["times"], r["first"], r["target"], r["spikes"]
+
+
+def brian2_worker(inputs: str, result: str) -> None:
+    a = np.load(inputs)
+    times, first, target, spikes = brian2_run(a["signed"], (a["inp"], a["k"]), float(a["duration_s"]),
+                                              int(a["repeats"]))
+    Path(result).write_text(json.dumps(dict(times=times, first=first, target=target, spikes=spikes)))
+
+
+def brian2_run(signed, trains, duration_s: float, repeats: int):
     import brian2 as b2
 
     b2.prefs.logging.console_log_level = "WARNING"
     b2.start_scope()
-    b2.defaultclock.dt = STEP_NS * b2.ns
+    b2.defaultclock.dt = STEP_NS * 1e-9 * b2.second
     inp, k = trains
-    source = b2.SpikeGeneratorGroup(INPUTS, inp, k * STEP_NS * b2.ns)
+    source = b2.SpikeGeneratorGroup(INPUTS, inp, k * STEP_NS * 1e-9 * b2.second)
     eqs = """
     dv/dt = (v_leak - v + ie - ii) / tau : 1 (unless refractory)
     die/dt = -ie / tau : 1
     dii/dt = -ii / tau : 1
     """
     neurons = b2.NeuronGroup(NEURONS, eqs, threshold="v >= v_th", reset="v = v_reset",
-                             refractory=REFRACTORY_S * b2.second, method="exact",
+                             refractory=REFRACTORY_S * b2.second, method="exponential_euler",
                              namespace=dict(v_leak=V_LEAK, v_th=V_TH, v_reset=V_RESET, tau=TAU * b2.second))
     neurons.v = V_LEAK
     groups = [source, neurons]
@@ -208,16 +245,20 @@ def time_torch(signed, trains, steps: int, repeats: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=21, help="timed calls of each (default 21)")
+    ap.add_argument("--repeats", type=int, default=21, help="timed calls of the emulator (default 21)")
+    ap.add_argument("--slow-repeats", type=int, default=5, help="timed calls of Brian2 and torch (default 5)")
     ap.add_argument("--serial", default="EMU-0001", help="serial of the virtual chip (default EMU-0001)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the weights and input trains")
     ap.add_argument("--quick", action="store_true", help="0.1 ms of chip time and 3 repeats (CI)")
+    ap.add_argument("--brian2-python", help="run Brian2 with this interpreter (a venv with brian2 and numpy < 2.4)")
     ap.add_argument("--no-brian2", action="store_true", help="leave Brian2 out")
     ap.add_argument("--no-torch", action="store_true", help="leave the torch loop out")
     args = ap.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
-    if repeats < 1:
-        ap.error("--repeats must be >= 1")
+    slow = min(repeats, args.slow_repeats)
+    if repeats < 1 or slow < 1:
+        ap.error("--repeats and --slow-repeats must be >= 1")
+    check_nominal()
     duration = 12_500 if args.quick else 125_000     # FPGA cycles: 0.1 ms or 1 ms
     duration_s = duration * g.FPGA_CYCLE_S
     steps = -(-8 * duration // STEP_NS)
@@ -230,7 +271,7 @@ def main(argv=None) -> int:
     print(f"code path {ISA_NAMES.get(lib.bss2_isa(), lib.bss2_isa())}, {lib.bss2_threads()} threads "
           f"({os.cpu_count()} CPUs), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
           f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
-    print(f"best of {repeats} calls each [median in brackets]:")
+    print(f"best of {repeats} calls (Brian2 and torch: {slow}) [median in brackets]:")
 
     t_emu, t_cfg, out = time_emulator(cfg, stim, repeats, args.serial)
     emu, emu_med = best_and_median(t_emu)
@@ -244,9 +285,10 @@ def main(argv=None) -> int:
 
     if not args.no_brian2:
         try:
-            t_b2, first, target, spikes = time_brian2(signed, trains, duration_s, repeats)
-        except ImportError as exc:
-            print(f"brian2    not installed ({exc}); pip install '.[bench]'")
+            t_b2, first, target, spikes = time_brian2(signed, trains, duration_s, slow, args.brian2_python)
+        except (ImportError, AttributeError) as exc:   # not installed, or (2.9.0) not for numpy 2.4
+            print(f"brian2    does not import here ({type(exc).__name__}: {exc}); pip install '.[bench]' "
+                  f"into a venv with numpy < 2.4 and pass its python as --brian2-python")
         else:
             b2, b2_med = best_and_median(t_b2)
             ratio = b2 / emu
@@ -255,7 +297,7 @@ def main(argv=None) -> int:
                   f"generation {first:.2f} s)  brian2 / emulator {ratio:6.1f} [{b2_med / emu_med:.1f}]  "
                   f"(target >= {TARGET_VS_BRIAN2:g}){flag(ratio >= TARGET_VS_BRIAN2)}")
     if not args.no_torch:
-        t_torch, spikes, threads = time_torch(signed, trains, steps, repeats)
+        t_torch, spikes, threads = time_torch(signed, trains, steps, slow)
         tt, tt_med = best_and_median(t_torch)
         print(f"torch     Euler loop (CPU, {threads} threads)  {tt * 1e3:8.2f} ms [{tt_med * 1e3:.2f}]  "
               f"{neuron_steps / tt / 1e6:7.0f} M neuron-steps/s  ({spikes} spikes)  torch / emulator "
@@ -265,4 +307,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--brian2-worker"]:
+        brian2_worker(*sys.argv[2:4])
+        sys.exit(0)
     sys.exit(main())
