@@ -147,7 +147,8 @@ void hil_normal_pairs(uint64_t key, uint64_t c0, uint64_t stride, int n, float *
 }
 
 void hil_normal_high(uint64_t key, uint64_t c0, uint64_t stride, int n, float *restrict out1) {
-    for (int j = 0; j < n; j++) out1[j] = normal_from_bits((uint32_t)(counter_bits(key, c0 + (uint64_t)j * stride) >> 32));
+    for (int j = 0; j < n; j++)
+        out1[j] = normal_from_bits((uint32_t)(counter_bits(key, c0 + (uint64_t)j * stride) >> 32));
 }
 
 #if HIL_X86_DISPATCH

@@ -61,13 +61,14 @@ def core(net: spiking.Network, pattern: FixedPattern, sp: spiking.SpikingPattern
     arrays.update(
         hold=own(p["hold"], np.int32), live=own(net.live, np.uint8), adaptation=own(net.adaptation, np.uint8),
         exponential=own(net.exponential, np.uint8), efficacy=own(net.efficacy, np.float32),
-        labels=own(net.labels, np.uint8), row_mode=own(net.row_mode, np.uint8), routes=route_table(net),
+        labels=own(net.labels, np.uint8), row_mode=own(net.row_mode, np.uint8),
+        row_active=own((net.row_mode != 0) & (net.efficacy != 0).any(axis=2), np.uint8), routes=route_table(net),
         stp_enable=own(net.stp_enable, np.uint8), stp_u=own(net.stp_u, np.float64),
         stp_tau=own(net.stp_tau, np.float64), cadc_offset_chip=own(pattern.cadc_offset, np.float32),
         cadc_slope=own(pattern.cadc_slope, np.float32), code_map=own(code_map, np.int32),
         cadc_offset=own(net.cadc_offset, np.int16))
     sizes = {"efficacy": g.HEMISPHERES * g.ROWS_PER_HEMISPHERE * g.COLUMNS_PER_HEMISPHERE, "row_mode": 2 * 256,
-             "routes": g.HEMISPHERES * ROUTES * 2, "code_map": g.CADC_CODES}
+             "routes": g.HEMISPHERES * ROUTES * 2, "code_map": g.CADC_CODES, "row_active": 2 * 256}
     sizes["labels"] = sizes["efficacy"]
     for k in ("stp_enable", "stp_u", "stp_tau"):
         sizes[k] = g.HEMISPHERES * g.DRIVERS_PER_HEMISPHERE

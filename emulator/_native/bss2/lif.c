@@ -145,7 +145,6 @@ typedef struct {
     int32_t live[NC] ALIGN64, adapt[NC] ALIGN64, expo[NC] ALIGN64; /* lane masks: -1 or 0 */
     uint16_t live16[NC / 16], adapt16[NC / 16], expo16[NC / 16];   /* the same, 16 lanes a word */
     uint32_t fired[NC / 32];                                         /* the step's spikes, a bit per neuron */
-    uint8_t row_active[NR]; /* the row is on and has a synapse of nonzero efficacy */
     double R[ND];                                                    /* plasticity resources */
     int64_t last[ND];                                                /* cycle of a driver's last event, -1 */
     hemi_params p;
@@ -463,8 +462,8 @@ static void apply_event(const run_ctx *ctx, hemi_state *restrict s, int h, const
                 /* A row that is off adds nothing; nor does one whose efficacies are all 0:
                  * the currents are >= +0 and efficacy * scale is +0, so the sum would be
                  * the current, bit for bit. */
-                if (!s->row_active[row]) continue;
                 const int64_t hr = (int64_t)h * NR + row;
+                if (!p->row_active[hr]) continue;
                 const int mode = p->row_mode[hr];
                 float *target = mode == 1 ? s->ie : s->ii;
                 const float *eff = p->efficacy + hr * NC;
@@ -558,12 +557,6 @@ static void run_item(run_ctx *ctx, int64_t item, hemi_state *restrict s, const i
     for (int d = 0; d < ND; d++) {
         s->R[d] = 1.0;
         s->last[d] = -1;
-    }
-    for (int r = 0; r < NR; r++) {
-        const float *eff = p->efficacy + ((int64_t)h * NR + r) * NC;
-        int any = 0;
-        for (int c = 0; c < NC; c++) any |= eff[c] != 0.0f;
-        s->row_active[r] = (uint8_t)(p->row_mode[h * NR + r] != 0 && any);
     }
 
     const event_t *ev = ctx->events + ctx->first[trial], *ev_end = ctx->events + ctx->first[trial + 1];
@@ -659,7 +652,8 @@ static int bad_network(const bss2_lif *p) {
     const void *arrays[] = {p->pm,     p->pe,         p->pi,          p->se,       p->si,         p->v_inf,
                             p->v_leak, p->v_reset,    p->v_th,        p->noise,    p->h_tm,       p->h_tw,
                             p->a,      p->b,          p->dt_exp,      p->v_t,      p->hold,       p->live,
-                            p->adaptation, p->exponential, p->efficacy, p->labels, p->row_mode, p->routes,
+                            p->adaptation, p->exponential, p->efficacy, p->labels, p->row_mode, p->row_active,
+                            p->routes,
                             p->stp_enable, p->stp_u, p->stp_tau,   p->cadc_offset_chip, p->cadc_slope,
                             p->code_map, p->cadc_offset};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
@@ -733,6 +727,7 @@ int bss2_lif_run(const bss2_lif *net, const bss2_lif_stim *stim_in, uint8_t *cad
     ctx.key_madc = st.key_madc;
     for (int i = 0; i < BSS2_LIF_NEURONS; i++)
         ctx.adex |= ctx.p.adaptation[i] != 0 || ctx.p.exponential[i] != 0;
+
     ctx.level = bss2_isa();
 
     /* The events, each read once and checked as it is read. */

@@ -87,6 +87,9 @@ typedef struct {
     const float *efficacy;     /* current jump of a synapse at full resources, LSB (0 on rows off) */
     const uint8_t *labels;     /* 6-bit synapse labels */
     const uint8_t *row_mode;   /* 0 off, 1 excitatory, else inhibitory */
+    const uint8_t *row_active; /* 1: the row is on and has a nonzero efficacy. The core skips
+                                  the others: their synapses add +0 to currents >= +0, which
+                                  leaves them as they are, bit for bit */
     const uint64_t *routes;    /* (2, 128 routes, 2): bit d % 64 of word d / 64 is set if
                                   driver d of the hemisphere takes the route's events */
     const uint8_t *stp_enable; /* (2, 128) 0/1 */

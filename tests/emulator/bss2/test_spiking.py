@@ -30,6 +30,7 @@ def random_config(rng, *, stp=False, adex=False, drive=1.0) -> dict:
     meet many drivers and synapses; neuron cells spread around their defaults."""
     h, r, c, d, n = g.HEMISPHERES, g.ROWS_PER_HEMISPHERE, g.COLUMNS_PER_HEMISPHERE, g.DRIVERS_PER_HEMISPHERE, g.NEURONS
     weights = (rng.integers(0, 64, (h, r, c)) * (rng.random((h, r, c)) < 0.6 * drive)).astype(np.uint8)
+    weights[:, ::7] = 0                 # rows that are on but add nothing (the core skips them)
     levels = lambda name, spread: np.clip(capmem.DEFAULT_LEVELS[name] + rng.integers(-spread, spread + 1, n),  # noqa: E731
                                           0, g.CAPMEM_LEVEL_MAX).astype(np.uint16)
     cfg = dict(
