@@ -145,9 +145,10 @@ def run(c: Core, times: np.ndarray, labels: np.ndarray, trials: np.ndarray | Non
         spike_times = np.empty(count, np.int64)
         spike_neurons = np.empty(count, np.uint16)
         spike_trials = np.empty(count, np.uint16)
-        if count:
-            lib.bss2_lif_spikes_take(handle[0], count, _ptr("int64_t[]", spike_times, count),
-                                     _ptr("uint16_t[]", spike_neurons, count), _ptr("uint16_t[]", spike_trials, count))
+        if count and lib.bss2_lif_spikes_take(handle[0], count, _ptr("int64_t[]", spike_times, count),
+                                              _ptr("uint16_t[]", spike_neurons, count),
+                                              _ptr("uint16_t[]", spike_trials, count)) != 0:  # pragma: no cover
+            raise RuntimeError("the C core refused to hand over the spikes of its run")
     finally:
         lib.bss2_lif_spikes_free(handle[0])
     cadc_times = np.arange(cadc_samples, dtype=np.int64) * cadc_period
