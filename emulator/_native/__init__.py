@@ -2,9 +2,10 @@
 
 The C units: ``isa.c`` (code paths), ``rng.c`` (counter-based noise) and
 ``thread_pool.c`` (worker threads), shared by the chip families, and a folder per
-family (``bss2/``: the MAC mode). ``core.h`` is all of them that Python sees.
+family (``bss2/``: the MAC mode, ``mac.c`` and ``readout.c``; the spiking mode, ``lif.c``).
+``core.h`` is all of them that Python sees.
 
-A MAC run uses the calling thread plus a small pool of worker threads:
+A MAC run (and a spiking run) uses the calling thread plus a small pool of worker threads:
 ``OMP_NUM_THREADS`` of them in all if that is set, else one per CPU the process
 may use; ``lib.bss2_set_threads(n)`` changes it. Results never depend on it.
 """

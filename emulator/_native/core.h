@@ -17,5 +17,6 @@
 #include "rng.h"
 #include "thread_pool.h"
 #include "bss2/mac.h"
+#include "bss2/lif.h"
 
 #endif

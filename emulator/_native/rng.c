@@ -146,6 +146,11 @@ void hil_normal_pairs(uint64_t key, uint64_t c0, uint64_t stride, int n, float *
     }
 }
 
+void hil_normal_high(uint64_t key, uint64_t c0, uint64_t stride, int n, float *restrict out1) {
+    for (int j = 0; j < n; j++)
+        out1[j] = normal_from_bits((uint32_t)(counter_bits(key, c0 + (uint64_t)j * stride) >> 32));
+}
+
 #if HIL_X86_DISPATCH
 /* The deviates of given uniform bits (tests use it to check the vector code on
  * chosen bit patterns). */
@@ -245,6 +250,24 @@ TARGET_V3 void hil_normal_pairs_v3(uint64_t key, uint64_t c0, uint64_t stride, i
             _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0));
         store_normal8_v3(out1 + j, h, c);
         store_normal8_v3(out2 + j, l, c);
+    }
+}
+
+TARGET_V3 void hil_normal_high_v3(uint64_t key, uint64_t c0, uint64_t stride, int n, float *restrict out1) {
+    __m256 c[NORMAL_DEGREE + 1];
+    for (int d = 0; d <= NORMAL_DEGREE; d++) c[d] = _mm256_load_ps(hil_normal_poly[d]);
+    const uint64_t g = stride * RNG_GOLDEN, k0 = key + c0 * RNG_GOLDEN;
+    const __m256i step = _mm256_set1_epi64x((long long)(8 * g));
+    __m256i za = _mm256_set_epi64x((long long)(k0 + 3 * g), (long long)(k0 + 2 * g),
+                                   (long long)(k0 + g), (long long)k0);
+    __m256i zb = _mm256_add_epi64(za, _mm256_set1_epi64x((long long)(4 * g)));
+    for (int j = 0; j < n; j += 8) { /* n is a multiple of 8; as hil_normal_pairs_v3, the high halves only */
+        const __m256 a = _mm256_castsi256_ps(mix64_v3(za)), b = _mm256_castsi256_ps(mix64_v3(zb));
+        za = _mm256_add_epi64(za, step);
+        zb = _mm256_add_epi64(zb, step);
+        const __m256i h = _mm256_permute4x64_epi64(
+            _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0));
+        store_normal8_v3(out1 + j, h, c);
     }
 }
 #endif

@@ -50,9 +50,14 @@ HIL_INTERNAL extern const float hil_normal_poly[NORMAL_DEGREE + 1][NORMAL_SEGMEN
 HIL_INTERNAL void hil_normal_pairs(uint64_t key, uint64_t c0, uint64_t stride, int n,
                                    float *restrict out1, float *restrict out2);
 
+/* Only out1 of hil_normal_pairs (the deviates of the high halves), the same values. */
+HIL_INTERNAL void hil_normal_high(uint64_t key, uint64_t c0, uint64_t stride, int n, float *restrict out1);
+
 #if HIL_X86_DISPATCH
 TARGET_V3 HIL_INTERNAL void hil_normal_pairs_v3(uint64_t key, uint64_t c0, uint64_t stride, int n,
                                                 float *restrict out1, float *restrict out2);
+TARGET_V3 HIL_INTERNAL void hil_normal_high_v3(uint64_t key, uint64_t c0, uint64_t stride, int n,
+                                               float *restrict out1);
 
 /* The same with AVX-512, inline so that a caller (the bss2 readout) can take the
  * deviates straight from registers: two vectors of 8 64-bit draws per step,
@@ -140,6 +145,16 @@ TARGET_V4 ALWAYS_INLINE void normal_pairs_next_v4(normal_pairs_v4 *st, __m512 *o
     st->zb = _mm512_add_epi64(st->zb, st->step);
     *out1 = bits_to_normal16_v4(_mm512_permutex2var_epi32(da, st->odd, db), &st->k);
     *out2 = bits_to_normal16_v4(_mm512_permutex2var_epi32(da, st->even, db), &st->k);
+}
+
+/* Only the first of the pairs, the deviates of the high halves (out1 of
+ * normal_pairs_next_v4, the same values), for callers that have no use for the low
+ * ones: half the conversions. */
+TARGET_V4 ALWAYS_INLINE __m512 normal_pairs_next_high_v4(normal_pairs_v4 *st) {
+    const __m512i da = mix64_v4(st->za, st->m1, st->m2), db = mix64_v4(st->zb, st->m1, st->m2);
+    st->za = _mm512_add_epi64(st->za, st->step);
+    st->zb = _mm512_add_epi64(st->zb, st->step);
+    return bits_to_normal16_v4(_mm512_permutex2var_epi32(da, st->odd, db), &st->k);
 }
 #endif /* HIL_X86_DISPATCH */
 #endif /* HIL_PUBLIC_ONLY */

@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import cadc, capmem, fixed_pattern, geometry as g, neuron, spiking, synapse_array, synapse_driver
+from . import cadc, capmem, fixed_pattern, geometry as g, lif, neuron, spiking, synapse_array, synapse_driver
 from .faults import Faults
 from .identity import DEFAULT_SERIAL, serial_to_seed
 from .._native import ffi, lib
@@ -35,6 +35,9 @@ _PULSE_TABLES_KEPT = 8
 """Pulse tables of explicitly given driver trims a chip keeps (32 KiB each)."""
 _POINTERS_KEPT = 64
 """C pointers to kept tables a chip's readout keeps (all dropped when full)."""
+_SPIKING_STEPS_KEPT = 8
+"""Integration steps whose C description of the spiking configuration a chip keeps (least
+recently used dropped first; one step is the common case)."""
 
 
 class VirtualChip:
@@ -57,6 +60,7 @@ class VirtualChip:
         self.pattern = fixed_pattern.ideal() if self.ideal else fixed_pattern.draw(self.seed)
         self._spiking_pattern = None   # drawn on first use (spiking.draw_pattern)
         self._network = None           # the spiking configuration (spiking.Network)
+        self._spiking_cores = OrderedDict()   # step_ns -> its lif.Core (the network at that step)
         self.run_counter = 0
         """Runs executed since the chip was opened; keys the temporal noise."""
         self._readout = self._make_readout()
@@ -157,6 +161,7 @@ class VirtualChip:
         self._weights = None
         self._pulses = None
         self._network = None
+        self._spiking_cores.clear()
 
     # -- the spiking mode (docs/spiking.md) ---------------------------------------------
 
@@ -178,6 +183,20 @@ class VirtualChip:
         checked = {name: _strict(arrays[name], name, dtype, shape, lo, hi)
                    for name, (dtype, shape, lo, hi) in spiking.CONFIG_FIELDS.items()}
         self._network = spiking.prepare(self.pattern, self.spiking_pattern, self.faults, checked)
+        self._spiking_cores.clear()
+
+    def _spiking_core(self, step_ns: int) -> "lif.Core":
+        """The C description of the spiking configuration at ``step_ns`` (made once per step, kept)."""
+        c = self._spiking_cores.get(step_ns)
+        if c is None:
+            c = lif.core(self._network, self.pattern, self.spiking_pattern, cadc.code_map(self.faults.missing_codes),
+                         step_ns)
+            self._spiking_cores[step_ns] = c
+            if len(self._spiking_cores) > _SPIKING_STEPS_KEPT:
+                self._spiking_cores.popitem(last=False)
+        else:
+            self._spiking_cores.move_to_end(step_ns)
+        return c
 
     def run_spiking(self, times: np.ndarray, labels: np.ndarray, duration: int, *, trials: np.ndarray | None = None,
                     n_trials: int = 1, step_ns: int = 100, record_cadc: bool = True,
@@ -186,7 +205,11 @@ class VirtualChip:
         0..duration-1, sorted by (trial, time)) with 16-bit ``labels`` (uint16), in
         ``n_trials`` trials (``trials``: uint16 per event, None: all in trial 0) of
         ``duration`` cycles, integrated on a grid of ``step_ns`` ns. Returns the arrays of
-        ``hil.bss2.SpikingReadout``; the run counter advances by one."""
+        ``hil.bss2.SpikingReadout``; the run counter advances by one.
+
+        The C core (``lif``) runs it, with the values ``spiking.run_reference`` defines; it
+        checks the events' values and order as it reads them (here: their types and
+        lengths), and a refused run does not advance the counter."""
         if self._network is None:
             raise InvalidInput("configuration", "the chip has no spiking configuration; call configure_spiking first")
         _check_scalar("duration", duration, 1, g.SPIKING_DURATION_MAX)
@@ -197,27 +220,47 @@ class VirtualChip:
         steps = -(-8 * duration // step_ns)
         if steps * n_trials > g.STEPS_TIMES_TRIALS_MAX:
             raise InvalidInput("step_ns", f"{steps} steps x {n_trials} trials; at most {g.STEPS_TIMES_TRIALS_MAX}")
-        times = np.asarray(times) if isinstance(times, np.ndarray) and times.size == 0 else times
-        n_events = times.size if isinstance(times, np.ndarray) else -1
-        if n_events == 0:
-            times, labels = np.zeros(0, np.int64), np.zeros(0, np.uint16)
-            trials = np.zeros(0, np.uint16)
+        cadc_bytes = n_trials * (-(-duration // cadc_period) if record_cadc else 0) * g.NEURONS
+        if cadc_bytes > g.READOUT_BYTES_MAX:
+            raise InvalidInput("cadc_period", f"{n_trials} trials of CADC samples = {cadc_bytes} bytes; at most "
+                               f"{g.READOUT_BYTES_MAX}")
+        madc_bytes = 2 * n_trials * (-(-8 * duration // g.MADC_PERIOD_NS) if madc_neuron >= 0 else 0)
+        if madc_bytes > g.READOUT_BYTES_MAX:
+            raise InvalidInput("madc_neuron", f"{n_trials} trials of MADC samples = {madc_bytes} bytes; at most "
+                               f"{g.READOUT_BYTES_MAX}")
+        if isinstance(times, np.ndarray) and times.size == 0:
+            times, labels, trials = _NO_TIMES, _NO_LABELS, None
         else:
-            times = _strict(times, "times", np.int64, (None,), 0, duration - 1)
-            labels = _strict(labels, "labels", np.uint16, (times.size,), 0, g.LABEL_MAX)
-            trials = (np.zeros(times.size, np.uint16) if trials is None
-                      else _strict(trials, "trials", np.uint16, (times.size,), 0, n_trials - 1))
+            times = _exact(times, "times", np.int64, (None,))
             if times.size > g.EVENTS_MAX:
                 raise InvalidInput("times", f"{times.size} events; at most {g.EVENTS_MAX}")
-            order = trials.astype(np.int64) * (g.SPIKING_DURATION_MAX + 1) + times
-            bad = np.flatnonzero(np.diff(order) < 0)
-            if bad.size:
-                raise InvalidInput(f"times[{bad[0] + 1}]", "events must be sorted by (trial, time)")
+            labels = _exact(labels, "labels", np.uint16, (times.size,))
+            if trials is not None:
+                trials = _exact(trials, "trials", np.uint16, (times.size,))
         run = self.run_counter
-        self.run_counter += 1
-        stim = dict(times=times, labels=labels, trials=trials, n_trials=int(n_trials), duration=int(duration),
-                    step_ns=int(step_ns), record_cadc=bool(record_cadc), cadc_period=int(cadc_period),
-                    madc_neuron=int(madc_neuron))
+        out = lif.run(self._spiking_core(int(step_ns)), times, labels, trials, n_trials=int(n_trials),
+                      duration=int(duration), record_cadc=bool(record_cadc), cadc_period=int(cadc_period),
+                      madc_neuron=int(madc_neuron),
+                      key_membrane=lib.bss2_stream_key(self.seed, run, spiking.STREAM_MEMBRANE),
+                      key_madc=lib.bss2_stream_key(self.seed, run, spiking.STREAM_MADC))
+        self.run_counter = run + 1
+        return out
+
+    def run_spiking_reference(self, times: np.ndarray, labels: np.ndarray, duration: int, *,
+                              trials: np.ndarray | None = None, n_trials: int = 1, step_ns: int = 100,
+                              record_cadc: bool = True, cadc_period: int = g.CADC_PERIOD_DEFAULT,
+                              madc_neuron: int = -1, run: int | None = None) -> dict:
+        """What ``run_spiking`` returns as the run ``run`` (default: the next one), from the numpy
+        definition ``spiking.run_reference`` (slow: for tests). The chip is not changed;
+        the arguments must be valid (as ``run_spiking`` takes them)."""
+        if self._network is None:
+            raise InvalidInput("configuration", "the chip has no spiking configuration; call configure_spiking first")
+        run = self.run_counter if run is None else run
+        times = np.asarray(times, np.int64)
+        stim = dict(times=times, labels=np.asarray(labels, np.uint16),
+                    trials=np.zeros(times.size, np.uint16) if trials is None else np.asarray(trials, np.uint16),
+                    n_trials=int(n_trials), duration=int(duration), step_ns=int(step_ns),
+                    record_cadc=bool(record_cadc), cadc_period=int(cadc_period), madc_neuron=int(madc_neuron))
         keys = (lib.bss2_stream_key(self.seed, run, spiking.STREAM_MEMBRANE),
                 lib.bss2_stream_key(self.seed, run, spiking.STREAM_MADC))
         return spiking.run_reference(self._network, self.pattern, self.spiking_pattern,
@@ -467,6 +510,12 @@ class _Readout:
     @staticmethod
     def _scale_ptr(scale: np.ndarray):
         return _ptr("double[]", scale, g.MAC_INPUTS + 1)
+
+
+_NO_TIMES = np.zeros(0, np.int64)
+_NO_TIMES.setflags(write=False)
+_NO_LABELS = np.zeros(0, np.uint16)
+_NO_LABELS.setflags(write=False)
 
 
 def _check_status(status: int, bad, field: str, x: np.ndarray) -> None:

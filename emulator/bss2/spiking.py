@@ -12,7 +12,11 @@ Three parts:
   (``emulator/_native/bss2/lif.c``) reproduces.
 
 State is float32 and every step does the same float32 operations in the same order
-in both, so they agree bit for bit.
+in both, so they agree bit for bit. The one transcendental function of a step, the
+AdEx exponential, is :func:`exp_f32`: a fixed sequence of float32 operations rather
+than numpy's or libm's ``expf`` (which differ from each other in the last bit), so
+it is bit for bit too. The short-term plasticity runs in float64 with libm's ``exp``
+(``math.exp`` here), the same function the C core calls.
 
 The noise of a run is counter-based: the membrane noise of (trial, step, neuron) is the
 high half of draw ``(trial * steps + step) * 512 + neuron`` of stream 2 keyed by (chip
@@ -59,6 +63,41 @@ MADC_GAIN = 4.0
 """MADC codes per CADC LSB of a nominal chip."""
 EXPONENT_MAX = 20.0
 """Limit of the AdEx exponent (V - V_T) / dT: the exponential circuit saturates."""
+EXPONENT_MIN = -80.0
+"""Lower limit of the AdEx exponent (e**-80 ~ 2e-35 LSB: nothing), which keeps :func:`exp_f32`
+away from float32 underflow."""
+
+
+def _f32(text: str) -> np.float32:
+    return np.float32(float.fromhex(text))
+
+
+# exp_f32's constants, as float32 (hex, so numpy and C read the same bits): log2(e), ln 2 in
+# two parts (Cody and Waite: the first has 9 significant bits, so n * _LN2_HI is exact) and
+# Cephes' expf polynomial for e**r - 1 - r, |r| <= ln(2) / 2, highest degree first.
+_LOG2E, _LN2_HI, _LN2_LO = _f32("0x1.715476p+0"), _f32("0x1.63p-1"), _f32("-0x1.bd0106p-13")
+_ROUND = _f32("0x1.8p+23")   # 1.5 * 2**23: (t + _ROUND) - _ROUND rounds t to an integer (|t| < 2**22)
+_EXP_POLY = tuple(_f32(c) for c in ("0x1.a0d2cep-13", "0x1.6e879cp-10", "0x1.11121p-7", "0x1.555382p-5",
+                                    "0x1.555554p-3", "0x1p-1"))
+
+
+def exp_f32(x: np.ndarray) -> np.ndarray:
+    """e**x in float32 for x in EXPONENT_MIN..EXPONENT_MAX, by the float32 operations below in
+    this order (no fused multiply-add), the same in the C core (``exp_*`` in lif.c); within
+    1 ulp of e**x (measured over the range).
+
+    n = round(x log2 e) (to even), r = (x - n ln2_hi) - n ln2_lo, then
+    y = ((((((p0 r + p1) r + p2) r + p3) r + p4) r + p5) (r r) + r) + 1 and e**x = y 2**n
+    (exact: y 2**n is a normal float over the range)."""
+    x = np.asarray(x, np.float32)
+    t = x * _LOG2E + _ROUND
+    n = t - _ROUND
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    y = np.full_like(r, _EXP_POLY[0])
+    for c in _EXP_POLY[1:]:
+        y = y * r + c
+    y = (y * (r * r) + r) + np.float32(1)
+    return np.ldexp(y, n.astype(np.int32))
 
 
 @dataclass(frozen=True, eq=False)
@@ -336,8 +375,9 @@ def run_reference(net: Network, pattern: FixedPattern, sp: SpikingPattern, code_
             free = (hold == 0) & net.live
             v_new = (p["v_inf"] + (V - p["v_inf"]) * p["pm"]) + ie * p["pe"] - ii * p["pi"] + p["noise"] * xi
             if net.exponential.any() or net.adaptation.any():
-                arg = np.minimum((V - p["v_t"]) / p["dt_exp"], np.float32(EXPONENT_MAX))
-                drive = np.where(net.exponential, p["dt_exp"] * np.exp(arg), np.float32(0))
+                arg = np.maximum(np.minimum((V - p["v_t"]) / p["dt_exp"], np.float32(EXPONENT_MAX)),
+                                 np.float32(EXPONENT_MIN))
+                drive = np.where(net.exponential, p["dt_exp"] * exp_f32(arg), np.float32(0))
                 drive = drive - np.where(net.adaptation, w, np.float32(0))
                 v_new = v_new + p["h_tm"] * drive
                 w = np.where(net.adaptation, w + p["h_tw"] * (p["a"] * (V - p["v_leak"]) - w), w)

@@ -164,3 +164,97 @@ def test_run_refuses_every_geometry_it_cannot_hold(field, value, batch, sample0,
     status = lib.bss2_mac_run(p, weights, pulses, scale, x, batch, sample0, 1,
                               ffi.from_buffer("int8_t[]", out), bad)
     assert status == (0 if 0 <= batch <= 2 and 0 <= sample0 <= 2**40 else -1)
+
+
+# -- the spiking run (bss2/lif.c) --------------------------------------------------------------
+
+_SPIKING_CHIP = []
+
+
+def _spiking_core():
+    """One configured chip's C description (made on first use: the configuration costs some ms)."""
+    if not _SPIKING_CHIP:
+        from emulator.bss2 import lif  # noqa: F401 - the module under test
+        from hil.bss2 import SpikingConfig
+
+        chip = VirtualChip("EMU-0009", faults=Faults(dead_neurons=(4,)))
+        rng = np.random.default_rng(3)
+        cfg = SpikingConfig(weights=rng.integers(0, 64, (2, 256, 256)), labels=rng.integers(0, 2, (2, 256, 256)),
+                            row_mode=rng.integers(0, 3, (2, 256)), stp_enable=rng.integers(0, 2, (2, 128)),
+                            stp_utilization=rng.integers(0, 1023, (2, 128)), driver_mask=np.zeros((2, 128)))
+        chip.configure_spiking(**cfg.arrays())
+        _SPIKING_CHIP.append(chip._spiking_core(100))
+    return _SPIKING_CHIP[0]
+
+
+def _expected_refusal(duration, n_trials, trial0, cadc_period, madc_neuron, times, trials):
+    """The field the core must refuse first (its order of checks), or None."""
+    if not 1 <= duration <= g.SPIKING_DURATION_MAX:
+        return "duration"
+    if not 1 <= n_trials <= g.TRIALS_MAX:
+        return "n_trials"
+    if not 0 <= trial0 <= g.TRIALS_MAX - n_trials:
+        return "trial0"
+    if cadc_period != 0 and not g.CADC_PERIOD_MIN <= cadc_period <= g.CADC_PERIOD_MAX:
+        return "cadc_period"
+    if not -1 <= madc_neuron < g.NEURONS:
+        return "madc_neuron"
+    if -(-8 * duration // 100) * n_trials > g.STEPS_TIMES_TRIALS_MAX:
+        return "step_ns"
+    prev = (0, 0)
+    for i, (t, tr) in enumerate(zip(times.tolist(), trials.tolist())):
+        if not 0 <= t < duration:
+            return f"times[{i}]"
+        if tr >= n_trials:
+            return f"trials[{i}]"
+        if (tr, t) < prev:
+            return f"times[{i}]"
+        prev = (tr, t)
+    return None
+
+
+@FUZZ
+@given(st.one_of(st.integers(-3, 2500), st.sampled_from([0, 1_250_000, 1_250_001, -(2**40)])),
+       st.one_of(st.integers(-1, 4), st.sampled_from([1024, 1025, 2**33])), st.sampled_from([0, 0, 1, -1, 1022, 2**40]),
+       st.sampled_from([0, 230, 213, 212, 65535, 65536]), st.sampled_from([-1, 0, 300, 511, 512, -2]),
+       st.integers(0, 80), st.sampled_from(["none", "late", "early", "trial", "order"]), st.integers(0, 2**32 - 1))
+def test_spiking_run_refuses_exactly_what_it_must(duration, n_trials, trial0, cadc_period, madc_neuron, n_events,
+                                                  spoil, seed):
+    from hypothesis import assume
+
+    from emulator.bss2 import lif
+
+    # a valid run of 10^5 steps per trial would only be slow, not new
+    assume(not (duration == 1_250_000 and 1 <= n_trials <= 41))
+    rng = np.random.default_rng(seed)
+    span, count = max(duration, 1), max(min(n_trials, 4), 1)
+    trials = np.sort(rng.integers(0, count, n_events)).astype(np.uint16)
+    times = np.concatenate([np.sort(rng.integers(0, min(span, 2**20), int((trials == t).sum())))
+                            for t in range(count)]).astype(np.int64)
+    if n_events:
+        i = int(rng.integers(0, n_events))
+        if spoil == "late":
+            times[i] = span
+        elif spoil == "early":
+            times[i] = -1
+        elif spoil == "trial":
+            trials[i] = count
+        elif spoil == "order" and n_events > 1:
+            times[i], trials[i] = times[-1] + 1, trials[-1]
+            times[-1] = 0
+    labels = rng.integers(0, 2**16, n_events).astype(np.uint16)
+    want = _expected_refusal(duration, n_trials, trial0, cadc_period, madc_neuron, times, trials)
+    kw = dict(n_trials=n_trials, duration=duration, record_cadc=cadc_period != 0, cadc_period=cadc_period or 230,
+              madc_neuron=madc_neuron, key_membrane=seed, key_madc=seed + 1, trial0=trial0)
+    if want is None:
+        out = lif.run(_spiking_core(), times, labels, trials, **kw)
+        assert out["cadc"].shape == (n_trials, -(-duration // cadc_period) if cadc_period else 0, g.NEURONS)
+        assert out["madc"].shape == (n_trials, -(-8 * duration // 34) if madc_neuron >= 0 else 0)
+        assert np.all(np.diff(out["spike_trials"].astype(np.int64) * 2**21 + out["spike_times"]) >= 0)
+    else:
+        try:
+            lif.run(_spiking_core(), times, labels, trials, **kw)
+        except InvalidInput as exc:
+            assert exc.field == want, (exc, want)
+        else:
+            raise AssertionError(f"not refused: {want}")
