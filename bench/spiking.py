@@ -243,6 +243,45 @@ def time_torch(signed, trains, steps: int, repeats: int):
     return times, spikes, torch.get_num_threads()
 
 
+def time_frontend(signed, trains, duration: int, repeats: int, serial: str) -> tuple[list[float], int]:
+    """``hil.torch.spiking.run`` as a user calls it in the loop: one Synapse(128 -> 512) and a
+    Neuron(512) layer (the frontend maps at most 128 inputs, so hemisphere 0's inputs only,
+    onto all 512 neurons), on a grid of dt = 1 us (the inputs binned to it), integrated by
+    the chip at step_ns = 100; each call builds the graph, runs the chip, maps the readout
+    to the grid and computes the model for the gradient (no backward)."""
+    import torch
+
+    from hil.torch import spiking
+
+    steps = -(-duration // 125)            # 1 us = 125 FPGA cycles
+    inp, k = trains
+    mine = inp < INPUTS // 2
+    binned = np.zeros((steps, 1, INPUTS // 2), np.float32)
+    np.add.at(binned, (k[mine] * STEP_NS // 1000, 0, inp[mine]), 1.0)   # spikes per input and 1-us step
+    inputs = torch.from_numpy(binned)
+    weight = torch.as_tensor(signed[: INPUTS // 2].T, dtype=torch.float32)   # (neurons, inputs), -63..63
+    device = hil.backend.open("emulator", serial=serial)
+
+    def run():
+        exp = spiking.Experiment(dt=1e-6, backend=device, step_ns=STEP_NS)
+        syn = spiking.Synapse(INPUTS // 2, NEURONS, exp)
+        lif = spiking.Neuron(NEURONS, exp)
+        with torch.no_grad():
+            syn.weight.copy_(weight)
+        z = lif(syn(spiking.NeuronHandle(inputs)))
+        spiking.run(exp, steps)
+        return z
+
+    run()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    device.close()
+    return times, steps
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=21, help="timed calls of the emulator (default 21)")
@@ -280,8 +319,10 @@ def main(argv=None) -> int:
           f"{neuron_steps / emu / 1e6:7.0f} M neuron-steps/s  ({out.spike_times.size} spikes; configure "
           f"{t_cfg * 1e3:.1f} ms once; target < {TARGET_MS * duration_s / 1e-3:g} ms){flag(ok)}")
 
-    # hil.torch.spiking.run(...) (the differentiable spiking frontend) goes here, timed as
-    # the lines around it, once it exists.
+    t_hx, steps_hx = time_frontend(signed, trains, duration, slow, args.serial)
+    hx, hx_med = best_and_median(t_hx)
+    print(f"frontend  hil.torch.spiking.run (in the loop, {steps_hx} steps of 1 us)  {hx * 1e3:8.2f} ms "
+          f"[{hx_med * 1e3:.2f}]  hil.torch.spiking.run / backend.run {hx / emu:6.1f}")
 
     if not args.no_brian2:
         try:

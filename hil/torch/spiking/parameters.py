@@ -69,18 +69,19 @@ def capmem_levels(field: str, cell: str, values: torch.Tensor) -> np.ndarray:
     InvalidValue names the first value no level 0..1022 reaches (time constants: levels 1..1022;
     level 0 gives what level 1 does)."""
     v = values.numpy()
-    lowest = 1 if cell in capmem.TIMES else 0
-    lo, hi = sorted(float(capmem.nominal_value(cell, x)) for x in (lowest, g.CAPMEM_LEVEL_MAX))
-    for k, x in enumerate(v):
-        try:
-            level = int(capmem.nominal_level(cell, x))
-        except ValueError:
-            level = -1
-        if not lowest <= level <= g.CAPMEM_LEVEL_MAX:
-            unit = "s" if cell in capmem.TIMES else "CADC LSB"
-            raise InvalidValue(f"{field}[{k}]", f"hardware value {x:g} is outside what the chip's CapMem cell "
-                                                f"sets: {lo:g}..{hi:g} {unit}")
-    return np.asarray(capmem.nominal_level(cell, v), np.int64)
+    try:
+        return np.asarray(capmem.nominal_level(cell, v), np.int64)
+    except ValueError:   # name the first value no level reaches, in this frontend's words
+        lowest = 1 if cell in capmem.TIMES else 0
+        lo, hi = sorted(float(capmem.nominal_value(cell, x)) for x in (lowest, g.CAPMEM_LEVEL_MAX))
+        for k, x in enumerate(v):
+            try:
+                capmem.nominal_level(cell, x)
+            except ValueError:
+                unit = "s" if cell in capmem.TIMES else "CADC LSB"
+                raise InvalidValue(f"{field}[{k}]", f"hardware value {x:g} is outside what the chip's CapMem "
+                                                    f"cell sets: {lo:g}..{hi:g} {unit}") from None
+        raise
 
 
 def refractory_cycles(field: str, seconds: torch.Tensor) -> np.ndarray:
