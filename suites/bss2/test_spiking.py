@@ -63,7 +63,7 @@ def test_ideal_fi_curve_equals_the_grid_model(ideal_backend):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_routing_is_exact_on_the_ideal_chip(ideal_backend, seed):
     r = hil.experiment.run("bss2.label_routing", ideal_backend, seed=seed)
-    assert r.metric("expected_responses").value >= 10            # the test has something to find
+    assert r.summary["expected_excitatory"] >= 4 and r.summary["expected_inhibitory"] >= 4   # something to find
     assert r.metric("misrouted_responses").value == 0
     assert np.array_equal(r.raw["routing_response"], r.prediction["routing_response"])
 

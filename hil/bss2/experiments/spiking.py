@@ -112,13 +112,12 @@ def _mismatch_interval(count: int, total: int, ideal: bool, what: str) -> Metric
 def _median_rel(name: str, values: np.ndarray, model: float, unit_detail: str) -> Metric:
     finite = values[np.isfinite(values)]
     med = float(np.median(finite)) if finite.size else float("nan")
-    m = Metric(name, med / model - 1.0, detail=f"median over {finite.size} neurons {med:.5g} vs the nominal "
-                                                 f"model's {model:.5g} {unit_detail}")
+    detail = f"median over {finite.size} neurons {med:.5g} vs the nominal model's {model:.5g} {unit_detail}"
     if finite.size > 1:
-        return m.with_interval(statistics.Interval(
-            *(np.array([-1, 1]) * statistics.median_half_width(finite) / model + m.value),
-            "normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons"))
-    return m.with_interval("undefined: fewer than two neurons measured")
+        return Metric(name, med / model - 1.0, detail=detail,
+                      interval=statistics.median_half_width(finite) / model,
+                      interval_method="normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons")
+    return Metric(name, med / model - 1.0, detail=detail).with_interval("undefined: fewer than two neurons measured")
 
 
 def _ideal_or(ideal: bool, intervals: dict) -> dict:
@@ -126,6 +125,11 @@ def _ideal_or(ideal: bool, intervals: dict) -> dict:
 
 
 def _finish(metrics, ideal: bool, intervals: dict | None = None) -> tuple[Metric, ...]:
+    """The metrics with their intervals; on an ideal chip (no noise) every count is exact, and every
+    value without an interval of its own (the normal ones over neurons are kept) too."""
+    if ideal:
+        metrics = [m.with_interval(IDEAL_EXACT) if m.interval_method.startswith("Clopper-Pearson") else m
+                   for m in metrics]
     return with_intervals(metrics, _ideal_or(ideal, intervals or {}), exact=IDEAL_EXACT if ideal else "")
 
 
@@ -705,6 +709,8 @@ def fi_curve(backend, *, duration_us: float = 100.0, trials: int = 2,
     outside = _outside(rate[above], rate_lo[above], rate_hi[above])
     silent = np.flatnonzero((counts[above].sum(axis=1) == 0).any(axis=0))
     below = np.flatnonzero(counts[~above].sum(axis=(0, 1)) > 0)
+    rel = np.abs(np.median(rate[above], axis=1) / pred_rate[above] - 1.0)
+    worst = int(np.argmax(rel))
     box_src = ("ideal chip: the grid model's spike times" if ideal else
                f"mismatch box at {z_box:.2f} sigma (leak, reset, threshold, tau_mem {spec.tau_gain:.0%}, i_const "
                f"{spec.current_gain:.0%}) on the grid model, -+ {z_noise:.2f} sigma of the spike-time noise, a step "
@@ -717,17 +723,13 @@ def fi_curve(backend, *, duration_us: float = 100.0, trials: int = 2,
         _count_metric("spiking_below_rheobase", below, MODEL_SOURCE + ": below rheobase on every corner of the box",
                       f"neurons that spike at i_const level {int(levels[~above][0])}"),
         _mismatch_interval(mismatched, compared, ideal, "spike trains (level, trial, neuron)"),
-        _median_rel("rate_median_rel_error_max", np.array([0.0]), 1.0, ""),
+        Metric("rate_median_rel_error_max", float(rel[worst]),
+               detail=f"largest over currents of |median rate / the nominal grid model's - 1| (at i_const level "
+                      f"{int(levels[above][worst])}: {np.median(rate[above][worst]):.4g} Hz vs "
+                      f"{pred_rate[above][worst]:.4g} Hz)",
+               interval=statistics.median_half_width(rate[above][worst]) / pred_rate[above][worst],
+               interval_method="normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons"),
     )
-    rel = np.abs(np.median(rate[above], axis=1) / pred_rate[above] - 1.0)
-    worst = int(np.argmax(rel))
-    half = statistics.median_half_width(rate[above][worst]) / pred_rate[above][worst]
-    metrics = metrics[:4] + (Metric(
-        "rate_median_rel_error_max", float(rel[worst]),
-        detail=f"largest over currents of |median rate / the nominal grid model's - 1| (at i_const level "
-               f"{int(levels[above][worst])}: {np.median(rate[above][worst]):.4g} Hz vs {pred_rate[above][worst]:.4g} Hz)"
-    ).with_interval(statistics.Interval(max(rel[worst] - half, 0.0), rel[worst] + half,
-                                        "normal: sqrt(pi / 2) x 1.96 standard errors of the mean over neurons")),)
     return ExperimentResult(
         experiment="bss2.fi_curve", params=dict(duration_us=duration_us, trials=trials),
         raw={"fi_levels": levels, "fi_rate": rate, "spike_counts": counts},
@@ -809,7 +811,7 @@ def expected_responses(config: SpikingConfig, labels: np.ndarray) -> np.ndarray:
 
 
 @experiment("bss2.label_routing", mode="spiking", metrics=(
-    "misrouted_responses", "missing_responses", "spurious_responses", "expected_responses"),
+    "misrouted_responses", "missing_responses", "spurious_responses"),
     params={"events": (4, 64), "repeats": (1, 16), "seed": (0, 2**31 - 1)})
 def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
                   spiking_spec: SpikingSpec = DEFAULT_SPIKING_SPEC, progress: bool = False) -> ExperimentResult:
@@ -878,7 +880,9 @@ def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
            "the noise bound, " + note)
     metrics = (
         Metric("misrouted_responses", int(wrong.sum()), 0, "<=", src, "pairs",
-               detail=f"of {pairs} (event, neuron) pairs, those whose response differs from the expectation"
+               detail=f"of {pairs} (event, neuron) pairs, those whose response differs from the expectation "
+                      f"(the routing reaches {int((expected > 0).sum())} excitatory and "
+                      f"{int((expected < 0).sum())} inhibitory pairs)"
                ).with_interval(statistics.count_interval(int(wrong.sum()), pairs, "pairs")),
         Metric("missing_responses", int(missing.sum()), unit="pairs",
                detail="expected responses not seen").with_interval(
@@ -886,10 +890,6 @@ def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
         Metric("spurious_responses", int(spurious.sum()), unit="pairs",
                detail="responses where none was expected").with_interval(
             statistics.count_interval(int(spurious.sum()), pairs, "pairs")),
-        Metric("expected_responses", int((expected != 0).sum()), unit="pairs",
-               detail=f"(event, neuron) pairs the routing reaches: {int((expected > 0).sum())} excitatory, "
-                      f"{int((expected < 0).sum())} inhibitory").with_interval(
-            "exact: the digital expectation of the configuration"),
     )
     return ExperimentResult(
         experiment="bss2.label_routing", params=dict(events=events, repeats=repeats, seed=seed),
@@ -900,6 +900,7 @@ def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
             "weights", "labels", "row_mode", "driver_bus", "driver_row_select", "driver_mask")}},
         model={"model": model.record(), "spec": spec.record()},
         summary={"noise_bound_lsb": noise, "weakest_psp_lsb": amp_min,
+                 "expected_excitatory": int((expected > 0).sum()), "expected_inhibitory": int((expected < 0).sum()),
                  "wrong_pairs": [[int(e), int(n)] for e, n in np.argwhere(wrong)[:32]]},
     )
 
