@@ -1,3 +1,3 @@
 """The bss2 experiments, registered with :func:`hil.contract.experiment.experiment`:
-the MAC mode's (:mod:`.mac`) and the CADC's (:mod:`.cadc`)."""
-from . import cadc, mac  # noqa: F401  (registers them)
+the MAC mode's (:mod:`.mac`), the CADC's (:mod:`.cadc`) and the spiking mode's (:mod:`.spiking`)."""
+from . import cadc, mac, spiking  # noqa: F401  (registers them)

@@ -19,6 +19,13 @@ SMALL = {
     "bss2.mac_sends_and_wait": {"repeats": statistics.BOOTSTRAP_MIN_SAMPLES},
     "bss2.mac_neuron_profile": {"repeats": statistics.BOOTSTRAP_MIN_SAMPLES},
     "bss2.cadc_code_density": {"repeats": statistics.BOOTSTRAP_MIN_SAMPLES},
+    # The spiking mode's, small on the numpy chip (a bootstrap over the threshold's trials needs 8).
+    "bss2.psp_shape": {"window_us": 40.0},
+    "bss2.spike_threshold": {"trials": statistics.BOOTSTRAP_MIN_SAMPLES, "duration_us": 50.0},
+    "bss2.fi_curve": {"trials": 1},
+    "bss2.label_routing": {"events": 8},
+    "bss2.cadc_vs_madc": {"neurons": 2},
+    "bss2.trace_alignment": {"trials": 2},
 }
 
 
