@@ -137,6 +137,9 @@ def run(c: Core, times: np.ndarray, labels: np.ndarray, trials: np.ndarray | Non
     try:
         if status == 1:
             raise _refusal(int(bad[0]), int(bad[1]), int(bad[2]), n_trials, duration, c.step_ns)
+        if status == -3:
+            raise InvalidInput("spikes", f"the run recorded more than {lib.BSS2_LIF_SPIKES_MAX} spikes, the spike "
+                                         f"recorder's capacity; a shorter run, fewer trials or lower rates")
         if status == -2:  # pragma: no cover
             raise MemoryError("the spiking run could not allocate its workspace")
         if status != 0:  # pragma: no cover - arguments are built and checked here

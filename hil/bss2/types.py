@@ -424,7 +424,7 @@ class SpikingReadout:
     spike_neurons: np.ndarray
     """(spikes,) uint16 neuron 0..511 of each spike."""
     spike_trials: np.ndarray
-    """(spikes,) uint16 trial of each spike; spikes sorted by (trial, time, neuron)."""
+    """(spikes,) uint16 trial of each spike; spikes sorted by (trial, grid point, neuron), at most 2**21."""
     cadc_times: np.ndarray
     """(samples,) int64 FPGA cycles of each CADC sample (the same in every trial)."""
     cadc: np.ndarray

@@ -46,9 +46,11 @@
 #if defined(__GNUC__)
 #define ATOMIC_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
 #define ATOMIC_LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define ATOMIC_ADD(x, v) __atomic_add_fetch(&(x), (v), __ATOMIC_RELAXED)
 #else /* without GCC builtins there is no thread pool either (thread_pool.c) */
 #define ATOMIC_STORE(x, v) ((x) = (v))
 #define ATOMIC_LOAD(x) (x)
+#define ATOMIC_ADD(x, v) ((x) += (v))
 #endif
 
 /* ---------------------------------------------------------------------------------- */
@@ -161,7 +163,8 @@ typedef struct {
     uint8_t *cadc;
     uint16_t *madc;
     spike_buf *items;
-    int failed; /* an item could not grow its spike buffer (atomic) */
+    int failed;          /* -2: an item could not grow its spike buffer; -3: too many spikes (atomic) */
+    int64_t spikes;      /* spikes recorded so far by all items (atomic) */
 } run_ctx;
 
 /* ---------------------------------------------------------------------------------- */
@@ -509,7 +512,10 @@ ALWAYS_INLINE void cadc_read(const run_ctx *ctx, const hemi_state *restrict s, i
 /* One item                                                                             */
 /* ---------------------------------------------------------------------------------- */
 
-static int push_spike(spike_buf *b, int32_t step, int neuron) {
+/* Records a spike; -3 once the run holds more than BSS2_LIF_SPIKES_MAX (the recorder's capacity:
+ * it bounds the memory a run's spikes take), -2 if the buffer cannot grow. */
+static int push_spike(run_ctx *ctx, spike_buf *b, int32_t step, int neuron) {
+    if (ATOMIC_ADD(ctx->spikes, 1) > BSS2_LIF_SPIKES_MAX) return -3;
     if (b->n == b->cap) {
         const int64_t cap = b->cap == 0 ? 1024 : 2 * b->cap;
         if (cap > (int64_t)(SIZE_MAX / sizeof(spike_t)) || cap > INT64_MAX / 2) return -2;
@@ -614,10 +620,11 @@ static void run_item(run_ctx *ctx, int64_t item, hemi_state *restrict s, const i
         for (int q = 0; q < NC / 32; q++) any |= s->fired[q];
         if (any == 0) continue;
         if ((k + 1) * step_ns / 8 >= ctx->duration) continue; /* the spike's time: after the run */
+        int pushed;
         for (int q = 0; q < NC / 32; q++)
             for (uint32_t bits = s->fired[q]; bits != 0; bits &= bits - 1)
-                if (push_spike(out, (int32_t)k, n0 + 32 * q + ctz64(bits)) != 0) {
-                    ATOMIC_STORE(ctx->failed, 1);
+                if ((pushed = push_spike(ctx, out, (int32_t)k, n0 + 32 * q + ctz64(bits))) != 0) {
+                    ATOMIC_STORE(ctx->failed, pushed);
                     return;
                 }
     }
@@ -766,7 +773,7 @@ int bss2_lif_run(const bss2_lif *net, const bss2_lif_stim *stim_in, uint8_t *cad
     ctx.items = items;
 
     status = hil_pool_run(NH * st.n_trials, sizeof(hemi_state), run_one_item, &ctx);
-    if (status == 0 && ATOMIC_LOAD(ctx.failed)) status = -2;
+    if (status == 0 && ATOMIC_LOAD(ctx.failed)) status = ATOMIC_LOAD(ctx.failed);
     if (status == 0) {
         handle->n_trials = st.n_trials;
         handle->trial0 = st.trial0;

@@ -41,6 +41,7 @@
 #define BSS2_LIF_TRIALS_MAX 1024
 #define BSS2_LIF_STEPS_TRIALS_MAX 4194304
 #define BSS2_LIF_EVENTS_MAX 2097152
+#define BSS2_LIF_SPIKES_MAX 2097152
 #define BSS2_LIF_CADC_PERIOD_MIN 213
 #define BSS2_LIF_CADC_PERIOD_MAX 65535
 #define BSS2_LIF_HOLD_MAX 32760
@@ -127,7 +128,8 @@ typedef struct bss2_lif_spikes bss2_lif_spikes;
  * read once (the value checked is the value used), sizes are computed in 64 bits.
  * Returns 0 and *spikes (free it with bss2_lif_spikes_free); 1 if an input is refused
  * (bad[0] = BSS2_LIF_BAD_*, bad[1] = index or -1, bad[2] = value; *spikes NULL); -1
- * on a bad argument (a NULL pointer, a size that does not match); -2 if out of memory.
+ * on a bad argument (a NULL pointer, a size that does not match); -2 if out of memory; -3 if
+ * the run recorded more than BSS2_LIF_SPIKES_MAX spikes (the recorder's capacity; no result).
  * bad: three elements. */
 int bss2_lif_run(const bss2_lif *net, const bss2_lif_stim *stim, uint8_t *cadc, int64_t cadc_bytes,
                  uint16_t *madc, int64_t madc_count, bss2_lif_spikes **spikes, int64_t *bad);

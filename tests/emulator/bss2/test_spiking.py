@@ -259,3 +259,26 @@ def test_the_tables_of_a_step_are_made_once_and_dropped_with_the_configuration()
     chip.configure_spiking(**SpikingConfig().arrays())
     assert chip._spiking_core(100) is not core
     assert not core.arrays["efficacy"].flags.writeable
+
+
+def test_a_run_with_more_spikes_than_the_recorder_holds_is_refused():
+    """Strong constant input (255 LSB), a threshold 1 LSB above reset, the shortest time
+    constant and no refractory time make all 512 neurons fire on every 100-ns step (each
+    step climbs about 13 LSB): 10 us x 512 ~ 51,000 spikes per trial, so 41 trials exceed the
+    2**21 the recorder holds, which bounds the memory a run's spikes take (24 MiB)."""
+    chip = VirtualChip("EMU-0042", ideal=True)
+    cells = SpikingConfig(i_const=np.full(512, 1022), refractory=np.zeros(512), threshold=np.full(512, 371),
+                          tau_mem=np.full(512, 1022)).arrays()
+    chip.configure_spiking(**cells)
+    one = chip.run_spiking(np.zeros(0, np.int64), np.zeros(0, np.uint16), 1250, step_ns=100, record_cadc=False)
+    per_trial = one["spike_times"].size
+    assert per_trial > 50_000
+    trials = lib.BSS2_LIF_SPIKES_MAX // per_trial + 1
+    runs = chip.run_counter
+    with pytest.raises(InvalidInput, match=r"spikes: the run recorded more than 2097152 spikes"):
+        chip.run_spiking(np.zeros(0, np.int64), np.zeros(0, np.uint16), 1250, n_trials=trials, step_ns=100,
+                         record_cadc=False)
+    assert chip.run_counter == runs               # a refused run uses up no run, as a bad input
+    fits = chip.run_spiking(np.zeros(0, np.int64), np.zeros(0, np.uint16), 1250, n_trials=trials - 1, step_ns=100,
+                            record_cadc=False)
+    assert fits["spike_times"].size == (trials - 1) * per_trial <= lib.BSS2_LIF_SPIKES_MAX
