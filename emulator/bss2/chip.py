@@ -57,7 +57,8 @@ class VirtualChip:
         if not isinstance(faults, Faults):
             raise InvalidInput("faults", f"{faults!r} is not an emulator.bss2.Faults")
         self.faults = faults
-        self.pattern = fixed_pattern.ideal() if self.ideal else fixed_pattern.draw(self.seed)
+        pattern = fixed_pattern.ideal() if self.ideal else fixed_pattern.draw(self.seed)
+        self.pattern = fixed_pattern.with_cadc_faults(pattern, faults.cadc_offsets, faults.cadc_slopes)
         self._spiking_pattern = None   # drawn on first use (spiking.draw_pattern)
         self._network = None           # the spiking configuration (spiking.Network)
         self._spiking_cores = OrderedDict()   # step_ns -> its lif.Core (the network at that step)
@@ -115,8 +116,8 @@ class VirtualChip:
         table = _aligned_empty((g.HEMISPHERES, g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE))
         for h in range(g.HEMISPHERES):
             first = h * g.COLUMNS_PER_HEMISPHERE
-            if any(s.hemisphere == h for s in self.faults.stuck_bits):
-                n, m = g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE   # a stuck bit may sit in the padding
+            if self.faults.touches_synapses(h):
+                n, m = g.MAC_INPUTS, g.COLUMNS_PER_HEMISPHERE   # a fault may sit in the padding
             else:
                 # Only the block's corner: its padding is zero and reads as zero (+0.0, as the
                 # whole array's computation gives it), which a small block of a training loop
@@ -127,7 +128,10 @@ class VirtualChip:
             if m:
                 syn_rows = synapse_array.signed_to_rows(block[:n, first:first + m])
                 syn_rows = synapse_array.apply_stuck_bits(syn_rows, h, self.faults.stuck_bits)
-                table[h, :n, :m] = synapse_array.effective_weights(syn_rows, h, self.pattern)
+                if self.faults.stuck_label_bits:
+                    syn_rows = syn_rows * synapse_array.mac_label_mask(2 * n, m, h, self.faults.stuck_label_bits)
+                eff = synapse_array.effective_weights(syn_rows, h, self.pattern)
+                table[h, :n, :m] = synapse_array.short_columns(eff, h, self.faults.shorted_columns)
         table.setflags(write=False)
         self._weight_tables[key] = (np.ascontiguousarray(block[:rows, :cols]), table)
         if len(self._weight_tables) > _WEIGHT_TABLES_KEPT:
@@ -143,7 +147,8 @@ class VirtualChip:
             return table
         if trims is None:
             trims = self.calibrated_driver_trims()
-        table = np.ascontiguousarray(synapse_driver.pulse_table(self.pattern, trims))
+        table = np.ascontiguousarray(synapse_driver.faulty(synapse_driver.pulse_table(self.pattern, trims),
+                                                           self.faults.dead_drivers, self.faults.full_pulse_drivers))
         table.setflags(write=False)
         self._pulse_tables[key] = table
         if len(self._pulse_tables) > _PULSE_TABLES_KEPT:
@@ -374,7 +379,12 @@ class VirtualChip:
         out = np.empty((samples, g.NEURONS), np.uint8)
         for s0 in range(0, samples, _RAMP_CHUNK_SAMPLES):
             lv = sample_levels[s0:s0 + _RAMP_CHUNK_SAMPLES]
-            v = np.where(live, capmem.membrane(self.pattern, lv), self.pattern.baseline)
+            v = capmem.membrane(self.pattern, lv)
+            for cell in self.faults.stuck_capmem:     # a stuck leak cell sets its level whatever is written
+                if cell.parameter == "leak":
+                    v[:, cell.neuron] = capmem.membrane(self.pattern, np.array([cell.level]))[0, cell.neuron]
+            synapse_array.short_neurons(v, self.faults.shorted_columns)
+            v = np.where(live, v, self.pattern.baseline)
             if noisy:
                 v = v + sigma * _read_noise(key, s0, lv.size)
             out[s0:s0 + lv.size] = cadc.read_raw(self.pattern, v, code_map)

@@ -12,6 +12,7 @@ The spreads are the emulator's own choice, documented in ``docs/chip_model.md``;
 they are tuned so that the seed example (input 15 on 100 rows, weight 21,
 one send) reads about 55..63 on every neuron.
 """
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,3 +152,16 @@ def ideal() -> FixedPattern:
         capmem_offset=_frozen(np.zeros(n)),
         capmem_gain=_frozen(np.ones(n)),
     )
+
+
+def with_cadc_faults(pattern: FixedPattern, offsets: tuple, slopes: tuple) -> FixedPattern:
+    """``pattern`` with CADC channels out of range: (neuron, extra offset in codes) and (neuron,
+    factor on the slope) pairs (``emulator.bss2.Faults.cadc_offsets``, ``cadc_slopes``)."""
+    if not offsets and not slopes:
+        return pattern
+    offset, slope = np.array(pattern.cadc_offset, np.float64), np.array(pattern.cadc_slope, np.float64)
+    for n, extra in offsets:
+        offset[n] += extra
+    for n, factor in slopes:
+        slope[n] *= factor
+    return dataclasses.replace(pattern, cadc_offset=_frozen(offset), cadc_slope=_frozen(slope))

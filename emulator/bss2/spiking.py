@@ -32,7 +32,7 @@ import numpy as np
 from . import capmem, geometry as g
 from .fixed_pattern import FixedPattern
 from .faults import Faults
-from .synapse_array import apply_stuck_bits
+from .synapse_array import apply_stuck_bits, apply_stuck_label_bits, short_columns, short_neurons
 
 _H, _D, _R, _C, _N = (g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE, g.ROWS_PER_HEMISPHERE,
                       g.COLUMNS_PER_HEMISPHERE, g.NEURONS)
@@ -228,15 +228,28 @@ class Network:
 def prepare(pattern: FixedPattern, sp: SpikingPattern, faults: Faults, cfg: dict) -> Network:
     """The :class:`Network` of the configuration ``cfg`` (the arrays of ``hil.bss2.SpikingConfig``,
     already checked) on a chip with these patterns and faults."""
+    if faults.stuck_capmem:    # a stuck cell holds its level whatever the configuration writes
+        cfg = dict(cfg)
+        for cell in faults.stuck_capmem:
+            cfg[cell.parameter] = cfg[cell.parameter].copy()
+            cfg[cell.parameter][cell.neuron] = cell.level
     values = neuron_values(pattern, sp, cfg)
+    if faults.shorted_columns:   # the pair's membranes are one node: one set of analog values
+        values = {p: short_neurons(v.copy(), faults.shorted_columns) for p, v in values.items()}
     weights = np.stack([apply_stuck_bits(cfg["weights"][h], h, faults.stuck_bits) for h in range(g.HEMISPHERES)])
+    labels = np.stack([apply_stuck_label_bits(cfg["labels"][h], h, faults.stuck_label_bits)
+                       for h in range(g.HEMISPHERES)])
     mode = cfg["row_mode"]
     driver = np.repeat(pattern.driver_gain, 2, axis=1)                          # (2, 256) per row
     n = g.COLUMNS_PER_HEMISPHERE
     gain_exc = sp.input_gain_exc.reshape(g.HEMISPHERES, 1, n)
     gain_inh = sp.input_gain_inh.reshape(g.HEMISPHERES, 1, n)
     column = np.where((mode == 1)[..., None], gain_exc, np.where((mode == 2)[..., None], gain_inh, 0.0))
+    for h, d in faults.dead_drivers:   # no pulse on its rows (a full-pulse driver: as every driver here)
+        driver[h, 2 * d:2 * d + 2] = 0.0
     efficacy = (Q * weights * pattern.synapse_gain.astype(np.float64) * driver[..., None] * column)
+    for h in range(g.HEMISPHERES):
+        short_columns(efficacy[h], h, faults.shorted_columns)
     sigma = np.array(sp.sigma_mem, np.float64)
     for nrn, extra in faults.noisy_neurons:
         sigma[nrn] = np.hypot(sigma[nrn], extra)
@@ -247,7 +260,7 @@ def prepare(pattern: FixedPattern, sp: SpikingPattern, faults: Faults, cfg: dict
     return Network(
         values=values, refractory_cycles=cfg["refractory"].astype(np.int64),
         adaptation=cfg["enable_adaptation"].astype(bool), exponential=cfg["enable_exponential"].astype(bool),
-        efficacy=_frozen(efficacy.astype(np.float32)), labels=cfg["labels"], row_mode=mode,
+        efficacy=_frozen(efficacy.astype(np.float32)), labels=_frozen(labels), row_mode=mode,
         driver_bus=cfg["driver_bus"], driver_row_select=cfg["driver_row_select"], driver_mask=cfg["driver_mask"],
         stp_enable=cfg["stp_enable"].astype(bool), stp_u=u, stp_tau=tau, live=live, sigma_mem=sigma,
         cadc_offset=cfg["cadc_offset"].astype(np.int16))

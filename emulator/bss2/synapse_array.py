@@ -21,7 +21,8 @@ def signed_to_rows(weights: np.ndarray) -> np.ndarray:
 
 
 def apply_stuck_bits(rows: np.ndarray, hemisphere: int, stuck: tuple[StuckBit, ...]) -> np.ndarray:
-    """The row weights as the faulty synapse memory reads them back."""
+    """The row weights (or labels: any cell with ``bit`` and ``value``) as the faulty synapse memory
+    reads them back."""
     rows = rows.copy()
     for s in stuck:
         if s.hemisphere != hemisphere:
@@ -29,6 +30,41 @@ def apply_stuck_bits(rows: np.ndarray, hemisphere: int, stuck: tuple[StuckBit, .
         mask = np.uint8(1 << s.bit)
         rows[s.row, s.column] = (rows[s.row, s.column] & ~mask) | (mask if s.value else 0)
     return rows
+
+
+def apply_stuck_label_bits(labels: np.ndarray, hemisphere: int, stuck: tuple) -> np.ndarray:
+    """The (rows, columns) synapse labels as the faulty label memory reads them back
+    (``emulator.bss2.faults.StuckLabelBit``)."""
+    return apply_stuck_bits(labels, hemisphere, stuck)
+
+
+def mac_label_mask(n_rows: int, n_cols: int, hemisphere: int, stuck: tuple) -> np.ndarray:
+    """(n_rows, n_cols) 1 where a synapse answers MAC-mode events, 0 where a label bit stuck at 1
+    makes its label differ from the 0 that every MAC event carries."""
+    labels = apply_stuck_label_bits(np.zeros((n_rows, n_cols), np.uint8), hemisphere,
+                                    tuple(s for s in stuck if s.row < n_rows and s.column < n_cols))
+    return (labels == 0).astype(np.uint8)
+
+
+def short_columns(table: np.ndarray, hemisphere: int, shorted: tuple[int, ...]) -> np.ndarray:
+    """``table`` (..., columns) with each shorted pair of this hemisphere's columns (n, n + 1;
+    neuron numbers) replaced by their mean: the two membranes share one node."""
+    cols = g.COLUMNS_PER_HEMISPHERE
+    for n in shorted:
+        if n // cols == hemisphere and n % cols + 1 < table.shape[-1]:
+            c = n % cols
+            mean = (table[..., c] + table[..., c + 1]) / 2
+            table[..., c] = mean
+            table[..., c + 1] = mean
+    return table
+
+
+def short_neurons(values: np.ndarray, shorted: tuple[int, ...]) -> np.ndarray:
+    """``values`` (..., 512), one per neuron, with each shorted pair replaced by its mean, in place."""
+    cols = g.COLUMNS_PER_HEMISPHERE
+    for h in range(g.HEMISPHERES):
+        short_columns(values[..., h * cols:(h + 1) * cols], h, shorted)
+    return values
 
 
 def effective_weights(rows: np.ndarray, hemisphere: int, pattern: FixedPattern) -> np.ndarray:

@@ -32,3 +32,17 @@ def calibrated_trims(pattern: FixedPattern) -> np.ndarray:
     """(2, 128) uint8 trims that best cancel each driver's offset (what a calibration stores)."""
     steps = np.rint(pattern.driver_offset / TRIM_STEP)
     return np.clip(TRIM_NOMINAL - steps, 0, 63).astype(np.uint8)
+
+
+def faulty(pulses: np.ndarray, dead: tuple, full: tuple) -> np.ndarray:
+    """The (2, 128, 32) pulse tables of drivers with faults: a dead driver puts no pulse on its rows,
+    a driver stuck at full pulse gives activation 31's pulse for every event (activation 0 still
+    sends none)."""
+    if not dead and not full:
+        return pulses
+    pulses = pulses.copy()
+    for h, d in full:
+        pulses[h, d, 1:] = pulses[h, d, g.ACTIVATION_MAX]
+    for h, d in dead:
+        pulses[h, d] = 0.0
+    return pulses

@@ -49,8 +49,11 @@ def add_parsers(sub) -> None:
     r.add_argument("--serial", help="serial of the virtual chip")
     r.add_argument("--ideal", action="store_true", help="no mismatch or noise")
     r.add_argument("--fault", action="append", default=[], metavar="FAULT",
-                   help="inject a fault (repeatable): dead-neuron=N[,N..], stuck-bit=H:ROW:COL:BIT:VALUE, "
-                        "noisy-neuron=N:SIGMA, missing-codes=A-B[,..], drop-after=N, slow=SECONDS")
+                   help="inject a fault (repeatable; the fault model: docs/acceptance.md): dead-neuron=N[,N..], "
+                        "stuck-bit=H:ROW:COL:BIT:VALUE, stuck-label-bit=H:ROW:COL:BIT:VALUE, noisy-neuron=N:SIGMA, "
+                        "missing-codes=A-B[,..], dead-driver=H:D[,..], full-pulse-driver=H:D[,..], "
+                        "shorted-columns=N[,..] (N and N+1), cadc-offset=N:CODES, cadc-slope=N:FACTOR, "
+                        "stuck-capmem=N:PARAMETER:LEVEL, drop-after=N, slow=SECONDS")
     for name, (help_text, unit) in LIMIT_OPTIONS.items():
         lo, hi = RANGES[name]
         default = getattr(Limits(), name)
