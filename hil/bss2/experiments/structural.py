@@ -231,7 +231,7 @@ def synapse_spread(m: np.ndarray, activation: int) -> np.ndarray:
 
 
 @experiment("bss2.synapse_scan", mode="mac", metrics=(
-    "failing_synapses", "zero_pattern_failures", "bit_pattern_failures", "worst_deviation"))
+    "failing_synapses", "zero_pattern_failures", "bit_pattern_failures"))
 def synapse_scan(backend, *, progress: bool = False) -> ExperimentResult:
     """Every synapse alone through the analog path, at both values of every weight bit.
 
@@ -294,13 +294,12 @@ def synapse_scan(backend, *, progress: bool = False) -> ExperimentResult:
         Metric("bit_pattern_failures", bit_bad, unit="samples",
                detail="samples of the single-bit patterns outside their limit (a bit stuck at 0, a silenced "
                       "synapse, or a bit stuck at 1 above the pattern's)"),
-        Metric("worst_deviation", worst, unit="limits",
-               detail="largest |read - expected| / limit over all samples (< 1 passes)"),
     )
-    metrics = with_intervals(metrics, {}, exact=IDEAL_EXACT if ideal else "")
-    if not ideal:
-        metrics = tuple(m if m.low is not None or m.no_interval else m.with_interval(
-            "undefined: a count over fixed synapses of one chip, not a sample") for m in metrics)
+    samples = g.MAC_INPUTS * g.MAC_OUTPUTS
+    metrics = with_intervals(metrics, {} if ideal else {
+        "zero_pattern_failures": statistics.count_interval(zero_bad, samples, "samples"),
+        "bit_pattern_failures": statistics.count_interval(bit_bad, n_tests - samples, "samples")},
+        exact=IDEAL_EXACT if ideal else "")
     return ExperimentResult(
         experiment="bss2.synapse_scan", params={},
         raw={"outputs": outputs, "failed": bad},
@@ -311,6 +310,7 @@ def synapse_scan(backend, *, progress: bool = False) -> ExperimentResult:
         model={"model": {"class": "hil.bss2.MacModel", "gain": NOMINAL_GAIN, "tau_leak": NOMINAL_TAU_LEAK,
                          "noise": NOISE, "line_loss": LINE_LOSS}},
         summary={"patterns": [p[0] for p in patterns], "sends": [p[2] for p in patterns], "z": z,
+                 "worst_deviation_limits": worst,
                  "failing_synapses": [list(s) for s in failing[:64]],
                  "noise_floor_lsb": {p[0]: float(unit_response(p[2], 1, ideal) * SCAN_ACTIVATION * max(abs(p[1]), 1))
                                      for p in patterns}},
@@ -319,7 +319,7 @@ def synapse_scan(backend, *, progress: bool = False) -> ExperimentResult:
 
 # -- drivers ---------------------------------------------------------------------------------
 
-@experiment("bss2.driver_scan", mode="mac", metrics=("failing_drivers", "worst_deviation"))
+@experiment("bss2.driver_scan", mode="mac", metrics=("failing_drivers",))
 def driver_scan(backend, *, progress: bool = False) -> ExperimentResult:
     """Every synapse driver alone at activations 1, 8 and 31, weight 63 on every excitatory row.
 
@@ -370,13 +370,7 @@ def driver_scan(backend, *, progress: bool = False) -> ExperimentResult:
                "(hemisphere, driver) whose response at some activation is outside its limit"
                + (f": {where}" + (f" and {len(failing) - 10} more" if len(failing) > 10 else "") if failing else ""),
                ideal),
-        Metric("worst_deviation", worst, unit="limits",
-               detail="largest |ratio - 1| / limit over drivers and activations (< 1 passes)"),
     )
-    metrics = with_intervals(metrics, {}, exact=IDEAL_EXACT if ideal else "")
-    if not ideal:
-        metrics = tuple(m if m.low is not None or m.no_interval else m.with_interval(
-            "undefined: a largest deviation over fixed drivers of one chip") for m in metrics)
     return ExperimentResult(
         experiment="bss2.driver_scan", params={},
         raw={"outputs": outputs, "ratio": ratio.astype(np.float32)},
@@ -386,6 +380,7 @@ def driver_scan(backend, *, progress: bool = False) -> ExperimentResult:
         model={"model": {"class": "hil.bss2.MacModel", "gain": NOMINAL_GAIN, "tau_leak": NOMINAL_TAU_LEAK,
                          "noise": NOISE, "line_loss": LINE_LOSS}},
         summary={"activations": list(DRIVER_ACTIVATIONS), "sends": sends_used, "limit": limit.tolist(),
+                 "worst_deviation_limits": worst,
                  "failing_drivers": [list(f) for f in failing]},
     )
 
@@ -393,7 +388,7 @@ def driver_scan(backend, *, progress: bool = False) -> ExperimentResult:
 # -- columns ---------------------------------------------------------------------------------
 
 @experiment("bss2.column_check", mode="mac", metrics=(
-    "gain_failures", "isolation_failures", "column_gain_spread"), params={"repeats": (1, 1024)})
+    "gain_failures", "isolation_failures"), params={"repeats": (1, 1024)})
 def column_check(backend, *, repeats: int = 8, progress: bool = False) -> ExperimentResult:
     """Every column driven alone, its neighbours undriven: each neuron's gain and its isolation.
 
@@ -448,13 +443,7 @@ def column_check(backend, *, repeats: int = 8, progress: bool = False) -> Experi
         _count("isolation_failures", len(iso_bad), N, "neurons", source_iso, "neurons",
                "neurons that respond while only their neighbours (or other columns) are driven (a short)"
                + (f": {index_list(np.array(iso_bad))}" if iso_bad else ""), ideal),
-        Metric("column_gain_spread", float(np.std(gain) / np.mean(gain)), unit="",
-               detail="std / mean of the driven columns' gain ratios"),
     )
-    metrics = with_intervals(metrics, {}, exact=IDEAL_EXACT if ideal else "")
-    if not ideal:
-        metrics = tuple(m if m.low is not None or m.no_interval else m.with_interval(
-            "undefined: a spread over fixed neurons of one chip") for m in metrics)
     return ExperimentResult(
         experiment="bss2.column_check", params={"repeats": repeats},
         raw={"outputs": outputs, "gain": gain.astype(np.float32)},
@@ -463,5 +452,5 @@ def column_check(backend, *, repeats: int = 8, progress: bool = False) -> Experi
         stimulus={"weight": np.array([COLUMN_WEIGHT], np.int8), "activation": np.array([SCAN_ACTIVATION], np.uint8)},
         model={"model": {"class": "hil.bss2.MacModel", "gain": NOMINAL_GAIN, "tau_leak": NOMINAL_TAU_LEAK,
                          "noise": NOISE, "line_loss": LINE_LOSS}},
-        summary={"isolation_limit_lsb": iso_limit, "gain_failures": gain_bad.tolist(), "isolation_failures": iso_bad},
+        summary={"isolation_limit_lsb": iso_limit, "column_gain_spread": float(np.std(gain) / np.mean(gain)), "gain_failures": gain_bad.tolist(), "isolation_failures": iso_bad},
     )
