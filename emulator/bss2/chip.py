@@ -71,6 +71,9 @@ class VirtualChip:
         self._weight_tables = OrderedDict()
         # trims bytes (b"" for the calibrated ones) -> pulse table
         self._pulse_tables = OrderedDict()
+        # What the synapse memory was last written with, as written (before stuck bits):
+        # ("mac", (128, 512) int8) or ("spiking", (2, 256, 256) weights, labels); None: power-on.
+        self._written = None
 
     # -- configuration -------------------------------------------------------------
 
@@ -92,6 +95,8 @@ class VirtualChip:
                                          (g.HEMISPHERES, g.DRIVERS_PER_HEMISPHERE), 0, 63)
         self._weights = self._weight_table(weights, 0, g.MAC_INPUTS, 0, g.MAC_OUTPUTS)
         self._pulses = self._pulse_table(driver_offset_trim)
+        # a copy: the caller may change its array after writing it
+        self._written = ("mac", weights.copy())
 
     def _weight_table(self, weights: np.ndarray, r0: int, r1: int, c0: int, c1: int,
                       field: str = "weights") -> np.ndarray:
@@ -161,8 +166,33 @@ class VirtualChip:
     def configured(self) -> bool:
         return self._weights is not None
 
+    def synapse_memory(self) -> tuple[np.ndarray, np.ndarray]:
+        """The synapse SRAM read back digitally: ((2, 256, 256) weights 0..63, (2, 256, 256) labels
+        0..63), uint8, (hemisphere, row, column), as the memory holds them: the last configuration
+        written (``configure_mac``, the last block of ``mac_product``, or ``configure_spiking``)
+        with the stuck weight and label bits applied. A MAC write stores |w| on the row of its
+        sign (row 2i for w > 0, 2i + 1 for w < 0, 0 on the other) and labels 0; the power-on
+        (and reset) memory holds 0 everywhere. Reading is not a run: the run counter stays."""
+        shape = (g.HEMISPHERES, g.ROWS_PER_HEMISPHERE, g.COLUMNS_PER_HEMISPHERE)
+        weights, labels = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+        if self._written is not None and self._written[0] == "mac":
+            block = self._written[1]
+            rows, cols = block.shape
+            for h in range(g.HEMISPHERES):
+                first = h * g.COLUMNS_PER_HEMISPHERE
+                part = block[:, first:min(first + g.COLUMNS_PER_HEMISPHERE, cols)]
+                if part.shape[1]:
+                    weights[h, :2 * rows, :part.shape[1]] = synapse_array.signed_to_rows(part)
+        elif self._written is not None:
+            weights[...], labels[...] = self._written[1], self._written[2]
+        for h in range(g.HEMISPHERES):
+            weights[h] = synapse_array.apply_stuck_bits(weights[h], h, self.faults.stuck_bits)
+            labels[h] = synapse_array.apply_stuck_label_bits(labels[h], h, self.faults.stuck_label_bits)
+        return weights, labels
+
     def reset(self) -> None:
         """Back to the power-on configuration (the run counter keeps counting)."""
+        self._written = None
         self._weights = None
         self._pulses = None
         self._network = None
@@ -189,6 +219,7 @@ class VirtualChip:
                    for name, (dtype, shape, lo, hi) in spiking.CONFIG_FIELDS.items()}
         self._network = spiking.prepare(self.pattern, self.spiking_pattern, self.faults, checked)
         self._spiking_cores.clear()
+        self._written = ("spiking", checked["weights"].copy(), checked["labels"].copy())
 
     def _spiking_core(self, step_ns: int) -> "lif.Core":
         """The C description of the spiking configuration at ``step_ns`` (made once per step, kept)."""
@@ -328,6 +359,8 @@ class VirtualChip:
         run0 = self.run_counter
         self.run_counter += len(tables) * pieces
         self._weights, self._pulses = tables[-1], pulses
+        r0, c0 = (rows - 1) // g.MAC_INPUTS * g.MAC_INPUTS, (cols - 1) // g.MAC_OUTPUTS * g.MAC_OUTPUTS
+        self._written = ("mac", W[r0:r0 + g.MAC_INPUTS, c0:c0 + g.MAC_OUTPUTS].copy())
         out = np.empty((batch, cols), np.int64)
         if pieces == 1:
             self._readout.product(tables, pulses, x, W.shape, scale, self.seed, run0, 1, out)

@@ -9,7 +9,7 @@ from emulator.errors import InvalidInput
 from ..contract.backend import VENDOR, Backend, DeviceInfo, register
 from ..bss2.mac import blockwise
 from ..bss2.types import (FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus, SpikingConfig,
-                          SpikingReadout, SpikingStimulus)
+                          SpikingReadout, SpikingStimulus, SynapseMemory, SynapseRead)
 from ..contract import validation
 from ..contract.errors import InvalidValue
 from ..results.jsonable import to_json_value
@@ -41,9 +41,11 @@ class EmulatorBackend(Backend):
     whole chip gives them (what the RTL of that serial must equal).
     """
 
-    MODES = ("mac", "cadc", "spiking")
+    MODES = ("mac", "cadc", "spiking", "memory")
     """'mac': MacConfig + MacStimulus -> MacReadout; 'cadc': CadcRamp -> CadcCodes (no config);
-    'spiking': SpikingConfig + SpikingStimulus -> SpikingReadout (docs/spiking.md)."""
+    'spiking': SpikingConfig + SpikingStimulus -> SpikingReadout (docs/spiking.md); 'memory':
+    SynapseRead -> SynapseMemory, the synapse SRAM as the last MAC or spiking configuration
+    wrote it (no config of its own; not a run: the run counter stays)."""
 
     run_counter_kind = "chip"
 
@@ -110,7 +112,7 @@ class EmulatorBackend(Backend):
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
 
-    def run(self, stimulus) -> MacReadout | CadcCodes | SpikingReadout:
+    def run(self, stimulus) -> MacReadout | CadcCodes | SpikingReadout | SynapseMemory:
         self._check_open()
         try:
             if isinstance(stimulus, MacStimulus):
@@ -126,6 +128,9 @@ class EmulatorBackend(Backend):
                     stimulus.times, stimulus.labels, stimulus.duration, trials=stimulus.trials,
                     n_trials=stimulus.n_trials, step_ns=stimulus.step_ns, record_cadc=stimulus.record_cadc,
                     cadc_period=stimulus.cadc_period, madc_neuron=stimulus.madc_neuron))
+            if isinstance(stimulus, SynapseRead) and self.core is None:
+                weights, labels = self.chip.synapse_memory()
+                return SynapseMemory(weights=weights, labels=labels)
             if isinstance(stimulus, CadcRamp) and self.core is None:
                 return CadcCodes(codes=self.chip.read_cadc_ramp(stimulus.levels, stimulus.repeats))
         except InvalidInput as exc:

@@ -2,8 +2,8 @@
 from .mac import mac
 from .models import DEFAULT_SPEC, NOMINAL_GAIN, NOMINAL_NOISE, CadcRampModel, MacModel, MacSpec
 from .types import (FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus, SpikingConfig, SpikingReadout,
-                    SpikingStimulus)
+                    SpikingStimulus, SynapseMemory, SynapseRead)
 
 __all__ = ["CadcCodes", "CadcRamp", "CadcRampModel", "DEFAULT_SPEC", "FAMILY", "MacConfig", "MacModel",
            "MacReadout", "MacSpec", "MacStimulus", "NOMINAL_GAIN", "NOMINAL_NOISE", "SpikingConfig",
-           "SpikingReadout", "SpikingStimulus", "mac"]
+           "SpikingReadout", "SpikingStimulus", "SynapseMemory", "SynapseRead", "mac"]

@@ -1,6 +1,8 @@
 """bss2 Config, Stimulus and Readout types: small frozen dataclasses of numpy arrays.
 
-MAC mode: MacConfig, MacStimulus, MacReadout. CADC ramp mode: CadcRamp, CadcCodes.
+MAC mode: MacConfig, MacStimulus, MacReadout. CADC ramp mode: CadcRamp, CadcCodes. Memory
+mode: SynapseRead, SynapseMemory (the synapse SRAM read back). Spiking mode: SpikingConfig,
+SpikingStimulus, SpikingReadout.
 
 They validate at construction (see :mod:`hil.contract.validation`) and convert to and
 from named arrays plus a JSON header (:mod:`hil.contract.wire`).
@@ -170,6 +172,35 @@ class CadcCodes:
     def __post_init__(self):
         object.__setattr__(self, "codes", _at_most("codes", validation.integer_array(
             "codes", self.codes, lo=0, hi=g.CADC_CODES - 1, dtype=np.uint8, ndim=2), (g.MAX_BATCH, g.NEURONS)))
+
+
+@wire_type("bss2.SynapseRead")
+@dataclass(frozen=True, eq=False)
+class SynapseRead:
+    """Memory mode: read the synapse SRAM back, digitally (docs/protocol.md#the-memory-mode).
+
+    Needs no configuration of its own: it reads what the last MAC or spiking configuration wrote
+    (the power-on memory holds 0). Has no fields."""
+
+
+@wire_type("bss2.SynapseMemory")
+@dataclass(frozen=True, eq=False)
+class SynapseMemory:
+    """The synapse SRAM as it holds its words: what was last written, with any stuck bit as it is
+    stuck. A MAC configuration writes |w| on the row of its sign (row 2i for w > 0, 2i + 1 for
+    w < 0, 0 on the other) and every label 0."""
+
+    weights: np.ndarray
+    """(2, 256, 256) uint8 6-bit weights 0..63, (hemisphere, row, column)."""
+    labels: np.ndarray
+    """(2, 256, 256) uint8 6-bit labels 0..63, (hemisphere, row, column)."""
+
+    def __post_init__(self):
+        shape = (g.HEMISPHERES, g.ROWS_PER_HEMISPHERE, g.COLUMNS_PER_HEMISPHERE)
+        object.__setattr__(self, "weights", validation.integer_array(
+            "weights", self.weights, lo=0, hi=g.WEIGHT_MAX, dtype=np.uint8, shape=shape))
+        object.__setattr__(self, "labels", validation.integer_array(
+            "labels", self.labels, lo=0, hi=(1 << g.LABEL_BITS) - 1, dtype=np.uint8, shape=shape))
 
 
 def matmul_operands(x, W, num_sends: int, wait_between_events: int) -> tuple[np.ndarray, np.ndarray, int, int]:

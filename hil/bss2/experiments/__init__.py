@@ -1,3 +1,4 @@
 """The bss2 experiments, registered with :func:`hil.contract.experiment.experiment`:
-the MAC mode's (:mod:`.mac`), the CADC's (:mod:`.cadc`) and the spiking mode's (:mod:`.spiking`)."""
-from . import cadc, mac, spiking  # noqa: F401  (registers them)
+the MAC mode's (:mod:`.mac`), the CADC's (:mod:`.cadc`), the spiking mode's (:mod:`.spiking`) and
+the structural tests of the synapse array, drivers and columns (:mod:`.structural`)."""
+from . import cadc, mac, spiking, structural  # noqa: F401  (registers them)

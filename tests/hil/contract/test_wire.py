@@ -48,7 +48,7 @@ def test_registry_and_context_manager():
     assert "emulator" in hil.backend.available()
     with hil.backend.open("emulator", serial="EMU-CTX") as b:
         assert b.family == "bss2"
-        assert b.info().serial == "EMU-CTX" and b.info().modes == ("mac", "cadc", "spiking")
+        assert b.info().serial == "EMU-CTX" and b.info().modes == ("mac", "cadc", "spiking", "memory")
     assert b.closed
     with pytest.raises(BackendClosed):
         b.configure(MacConfig(weights=np.zeros((128, 512))))

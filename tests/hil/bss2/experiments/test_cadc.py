@@ -37,7 +37,7 @@ def test_types_validate_and_cross_the_wire():
 
 def test_emulator_backend_runs_the_cadc_mode():
     with hil.backend.open("emulator", serial="EMU-RAMP") as b:
-        assert b.info().modes == ("mac", "cadc", "spiking")
+        assert b.info().modes == ("mac", "cadc", "spiking", "memory")
         out = b.run(CadcRamp(levels=LEVELS[:10], repeats=2))
         assert isinstance(out, CadcCodes) and out.codes.shape == (20, 512)
         np.testing.assert_array_equal(out.codes, VirtualChip("EMU-RAMP").read_cadc_ramp(LEVELS[:10], 2))
