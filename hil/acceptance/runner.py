@@ -16,6 +16,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from drivers.board import ConfigurationLost, ConnectionLost, RunInterrupted
 from drivers.errors import DriverError
 
 from .. import __version__
@@ -27,6 +28,32 @@ from .spec import AcceptanceSpec, MetricLimit, SpecError, key_path
 # What an experiment may raise because of the board rather than of the rig:
 # refused or invalid requests, protocol and driver errors, a lost connection.
 BOARD_ERRORS = (RigError, ValueError, DriverError, OSError)
+
+UNREACHABLE = "board unreachable"
+UNRELIABLE = "link unreliable"
+"""The two link outcomes (docs/acceptance.md#cadc-capmem-labels-and-the-link): neither says anything
+about the chip, so an acceptance that ends in one has no PASS/FAIL verdict."""
+
+
+def link_outcome(exc: BaseException) -> str:
+    """The link outcome an experiment's error means, or '' for an error of the chip or the rig.
+
+    'board unreachable': the connection is gone and the driver's reconnect failed (or was refused);
+    'link unreliable': the board answered too slowly (a time-out), or dropped a run or the
+    configuration and the driver reconnected. Why a distinction: the first calls for cabling or
+    power, the second for a link test; neither is a defect of the chip."""
+    if isinstance(exc, (RunInterrupted, ConfigurationLost, TimeoutError)):
+        return UNRELIABLE
+    if isinstance(exc, ConnectionLost):
+        # The driver's words say which (drivers/board.py): a board that answered, but not within the
+        # time-out, or that dropped the connection again after a reconnect, is there but unreliable;
+        # one that cannot be opened or reconnected to is not there.
+        text = str(exc)
+        return UNRELIABLE if " within " in text or "lost again" in text else UNREACHABLE
+    if isinstance(exc, (ConnectionError, EOFError)) or (isinstance(exc, OSError) and exc.errno is not None):
+        # A socket error the driver did not wrap (refused, reset, no route): nobody answers.
+        return UNREACHABLE
+    return ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,8 @@ class ExperimentRun:
     seconds: float
     error: str = ""
     """'<ExceptionType>: <message>' if it raised, else ''."""
+    link: str = ""
+    """The link outcome of its error (:func:`link_outcome`): 'board unreachable', 'link unreliable', or ''."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +135,24 @@ class Acceptance:
 
     @property
     def passed(self) -> bool:
-        return all(j.passed for j in self.judged)
+        return not self.link and all(j.passed for j in self.judged)
+
+    @property
+    def link(self) -> str:
+        """'' if the link held; else the worst link outcome of the runs ('board unreachable' before
+        'link unreliable'): the acceptance then says nothing about the chip."""
+        outcomes = {r.link for r in self.runs} - {""}
+        return UNREACHABLE if UNREACHABLE in outcomes else (UNRELIABLE if outcomes else "")
+
+    @property
+    def outcome(self) -> str:
+        """'PASS', 'FAIL' (the chip's verdict), or 'BOARD UNREACHABLE' / 'LINK UNRELIABLE'."""
+        return self.link.upper() if self.link else ("PASS" if self.passed else "FAIL")
 
     @property
     def verdict(self) -> str:
-        return "PASS" if self.passed else "FAIL"
+        """As :attr:`outcome`: a link outcome is never turned into a chip verdict."""
+        return self.outcome
 
     @property
     def failed(self) -> tuple[JudgedMetric, ...]:
@@ -157,8 +199,13 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
     started = experiments.now()
     ideal = backend.info().ideal
     runs, judged, reported = [], [], []
+    link = ""
     for plan in spec.experiments:
         params = dict(plan.params)
+        if link:
+            # After a link outcome the rest is not run: its results would be the link's, not the chip's.
+            judged += [_unjudged(spec, entry, f"not run: {link} earlier") for entry in plan.metrics]
+            continue
         t0 = time.monotonic()
         try:
             result = experiments.run(plan.experiment, backend, store=store, progress=progress, **params)
@@ -168,9 +215,9 @@ def run_acceptance(backend, spec: AcceptanceSpec, *, store=None, progress: bool 
                 # The experiment refused a parameter the spec set: the spec's fault, not the board's.
                 raise SpecError(spec.path, key_path("experiments", plan.experiment, exc.field),
                                 exc.problem) from None
-            result, error = None, f"{type(exc).__name__}: {exc}"
+            result, error, link = None, f"{type(exc).__name__}: {exc}", link_outcome(exc)
         run = ExperimentRun(plan.experiment, params, result, store.last_run_id if store is not None else None,
-                            time.monotonic() - t0, error)
+                            time.monotonic() - t0, error, link)
         runs.append(run)
         if result is None:
             judged += [_unjudged(spec, entry, error) for entry in plan.metrics]
@@ -229,5 +276,5 @@ def _unjudged(spec: AcceptanceSpec, entry: MetricLimit, error: str) -> JudgedMet
     return JudgedMetric(entry, metric, error=error)
 
 
-__all__ = ["Acceptance", "BoardIdentity", "ExperimentRun", "JudgedMetric", "board_identity", "limit_source",
-           "run_acceptance"]
+__all__ = ["UNREACHABLE", "UNRELIABLE", "Acceptance", "BoardIdentity", "ExperimentRun", "JudgedMetric",
+           "board_identity", "limit_source", "link_outcome", "run_acceptance"]

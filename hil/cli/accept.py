@@ -10,14 +10,15 @@ metric against the specification, prints the verdict and the failing metrics,
 and writes certificate.html, certificate.json and junit.xml into ``--out``.
 A board is leased for the whole run. Exit code 0: the board passed; 1: it
 failed (a metric missed its limit, or an experiment could not run on it);
-2: a usage error (bad option, bad specification file, unreachable board).
+2: a usage error (bad option, bad specification file); 4: the link failed (board unreachable, or
+link unreliable: too slow, or dropping the connection): no chip verdict, no certificate.
 """
 import sys
 from pathlib import Path
 
 from ..contract.result import format_number as number
 from ..results.store import ResultStore
-from .exit_codes import EXIT_FAIL, EXIT_PASS
+from .exit_codes import EXIT_FAIL, EXIT_LINK, EXIT_PASS
 from .folders import fresh_dir, timestamp
 from .options import STORE_HELP, add_backend_arguments, backend_selection, command, open_selected
 from .tables import format_table
@@ -38,18 +39,30 @@ def add_parsers(sub) -> None:
 
 
 def cmd_accept(args) -> int:
+    from drivers.errors import DriverError
+
     from ..acceptance import default_spec_path, load_spec, run_acceptance, write_certificate
+    from ..acceptance.runner import link_outcome
 
     spec = load_spec(args.spec if args.spec is not None else default_spec_path())
     name, options = backend_selection(args, family=spec.family, token_prefix="hil-accept")
     store = ResultStore(args.store)
     print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
-    with open_selected(name, options) as backend:
-        i = backend.info()
-        where = f" at {options['resource']}" if "resource" in options else ""
-        print(f"board: {i.model} {i.serial} ({i.firmware}) on the {i.backend} backend{where}")
-        print(f"store: {store.root}")
-        acceptance = run_acceptance(backend, spec, store=store, progress=sys.stderr.isatty(), on_run=_print_run)
+    try:
+        with open_selected(name, options) as backend:
+            i = backend.info()
+            where = f" at {options['resource']}" if "resource" in options else ""
+            print(f"board: {i.model} {i.serial} ({i.firmware}) on the {i.backend} backend{where}")
+            print(f"store: {store.root}")
+            acceptance = run_acceptance(backend, spec, store=store, progress=sys.stderr.isatty(),
+                                        on_run=_print_run)
+    except (DriverError, OSError) as exc:
+        # The link failed outside an experiment (opening, leasing, closing): a link outcome, no verdict.
+        outcome = link_outcome(exc)
+        if not outcome:
+            raise
+        print(f"outcome: {outcome.upper()} (no chip verdict: {type(exc).__name__}: {exc})")
+        return EXIT_LINK
     print(format_table(["metric", "value", "limit", "result", "limit from"], [
         [j.key, "-" if j.error else number(j.metric.value) + (f" {j.metric.unit}" if j.metric.unit else ""),
          f"{j.metric.comparison} {number(j.metric.limit)}", j.status.upper(),
@@ -58,10 +71,16 @@ def cmd_accept(args) -> int:
                                                       f"{acceptance.identity.serial}-{timestamp()}")
     paths = write_certificate(acceptance, out, plots=not args.no_plots)
     failed = ", ".join(j.key for j in acceptance.failed)
-    print(f"verdict: {acceptance.verdict}" + (f" (failed: {failed})" if failed else ""))
+    if acceptance.link:
+        print(f"outcome: {acceptance.outcome} (no chip verdict: "
+              + "; ".join(f"{r.experiment}: {r.error}" for r in acceptance.runs if r.link) + ")")
+    else:
+        print(f"verdict: {acceptance.verdict}" + (f" (failed: {failed})" if failed else ""))
     print(f"certificate: {paths.html}")
     print(f"json: {paths.json}")
     print(f"junit: {paths.junit}")
+    if acceptance.link:
+        return EXIT_LINK
     return EXIT_PASS if acceptance.passed else EXIT_FAIL
 
 

@@ -8,6 +8,8 @@ EXIT_USAGE = 2
 """A usage or validation error: the message names what was wrong; no traceback."""
 EXIT_INTERNAL = 3
 """An unexpected internal error, with its traceback."""
+EXIT_LINK = 4
+"""``hil accept``: the link failed (board unreachable, or link unreliable): no chip verdict."""
 EXIT_INTERRUPTED = 130
 """Interrupted (Ctrl-C): 128 + SIGINT."""
 EXIT_BROKEN_PIPE = 141

@@ -1009,6 +1009,24 @@ def cadc_vs_madc(backend, *, neurons: int = 4, duration_us: float = 50.0, trials
     )
 
 
+def resting_bounds(spec: SpikingSpec, leak: float, ideal: bool, tests: int = N) -> tuple[np.ndarray, np.ndarray, str]:
+    """(512,) bounds of a neuron's resting CADC mean (codes) with no input at a leak of ``leak`` LSB, and
+    their source: the leak cell's and the CADC channel's mismatch at half the false-alarm budget and
+    the noise of a sample at the other half, each Bonferroni over ``tests`` judged means. On an ideal
+    chip the resting membrane reads floor(leak) exactly."""
+    if ideal:
+        b = np.full(N, float(math.floor(leak)))
+        return b, b, "ideal chip: the resting membrane reads floor(leak) exactly"
+    z_mis, z_noise = _z(spec.false_alarm / 2, tests), _z(spec.false_alarm / 2, tests)
+    sigma_b = math.sqrt(spec.potential_sigma(leak, "leak") ** 2 + spec.cadc_offset**2 + (spec.cadc_slope * leak) ** 2)
+    sigma_read = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+    half = z_mis * sigma_b + z_noise * sigma_read      # a mean of correlated samples: no averaging claimed
+    src = (f"model: leak {leak:g} LSB - 1/2 (the floor) -+ {z_mis:.2f} x {sigma_b:.2f} LSB (leak cell "
+           f"{spec.leak_offset} LSB, {spec.leak_gain:.0%}; CADC offset {spec.cadc_offset}, slope {spec.cadc_slope:.1%}) "
+           f"-+ {z_noise:.2f} x {sigma_read:.2f} LSB noise")
+    return np.full(N, leak - 0.5 - half), np.full(N, leak - 0.5 + half), src
+
+
 # -- the seed's trace alignment ---------------------------------------------------------------------------
 
 
@@ -1047,19 +1065,7 @@ def trace_alignment(backend, *, trials: int = 4, psp_weight: int = 63,
     peak_factor = float(nominal.psp_amplitude(1.0))                           # the model's PSP of a jump of 1
     weight_scale = peak_factor / (amplitude / psp_weight * trace_scale)
     weight_nominal = nominal.rheobase / nominal.q
-    if ideal:
-        b_lo = b_hi = np.full(N, math.floor(nominal.leak))
-        src = "ideal chip: the resting membrane reads floor(leak) exactly"
-    else:
-        z_mis, z_noise = _z(spec.false_alarm / 2, N), _z(spec.false_alarm / 2, N)
-        sigma_b = math.sqrt(spec.potential_sigma(nominal.leak, "leak") ** 2 + spec.cadc_offset**2
-                            + (spec.cadc_slope * nominal.leak) ** 2)
-        sigma_read = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
-        half = z_mis * sigma_b + z_noise * sigma_read      # a mean of correlated samples: no averaging claimed
-        b_lo, b_hi = np.full(N, nominal.leak - 0.5 - half), np.full(N, nominal.leak - 0.5 + half)
-        src = (f"model: leak {nominal.leak:g} LSB - 1/2 (the floor) -+ {z_mis:.2f} x {sigma_b:.2f} LSB (leak cell "
-               f"{spec.leak_offset} LSB, {spec.leak_gain:.0%}; CADC offset {spec.cadc_offset}, slope {spec.cadc_slope:.1%}) "
-               f"-+ {z_noise:.2f} x {sigma_read:.2f} LSB noise")
+    b_lo, b_hi, src = resting_bounds(spec, nominal.leak, ideal)
     outside = _outside(base, b_lo, b_hi)
     mean_hw = statistics.mean_half_width
     metrics = (
