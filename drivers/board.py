@@ -81,6 +81,23 @@ def _resource_manager():
     return pyvisa.ResourceManager("@py")
 
 
+class _EndOfStreamIsAnError:
+    """A socket whose ``recv`` raises ConnectionResetError at the end of the stream (the peer
+    closed it) instead of returning no bytes; everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+
+    def recv(self, size: int, *flags) -> bytes:
+        data = self._sock.recv(size, *flags)
+        if not data and size > 0:
+            raise ConnectionResetError("the board closed the connection")
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 class BoardDriver:
     """One board, reached at a VISA ``TCPIP::<host>::<port>::SOCKET`` resource.
 
@@ -150,6 +167,12 @@ class BoardDriver:
                 sock.setsockopt(socket.SOL_SOCKET, option, protocol.SOCKET_BUFFER_BYTES)
         self._sock = sock if isinstance(sock, socket.socket) else None
         """pyvisa-py's socket of this connection (None if it has none): for what VISA cannot ask."""
+        if self._sock is not None:
+            # pyvisa-py takes a read that returns no bytes for "no data yet" and loops until
+            # its time-out, so a board that closed the connection cost the whole time-out
+            # (30 s) before anything noticed. Its session reads through this wrapper, which
+            # turns the end of the stream into the ConnectionResetError it is.
+            session.interface = _EndOfStreamIsAnError(self._sock)
         if self._sock is not None:
             # poll() answers "nothing to read" without an exception: checking the link
             # before every command then costs about a microsecond.

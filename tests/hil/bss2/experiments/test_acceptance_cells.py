@@ -99,7 +99,6 @@ source = "test"
 
 
 @pytest.mark.board
-@pytest.mark.slow       # about 80 s: the CLI's run meets the drops again while releasing the lease
 def test_a_dropping_board_ends_in_a_link_outcome_not_a_verdict(tmp_path):
     spec = parse_spec(LINK_SPEC)
     # drop-after=4: the connection opens and leases, then drops during the run's readout.
