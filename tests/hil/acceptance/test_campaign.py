@@ -213,3 +213,20 @@ def test_certificate_states_the_coverage_of_its_spec_file_or_that_none_was_measu
     assert coverage_document(other) == {"measured": False, "statement": NO_COVERAGE}
     assert math.isclose(json.loads(path.read_text())["by_sha256"][spec.sha256]["false_reject"]["predicted"],
                         1 - (1 - 1e-3) ** 4)
+
+
+def test_hil_accept_campaign_writes_the_campaign_and_the_coverage_file(tmp_path, capsys):
+    from hil.cli import main
+
+    spec_file = tmp_path / "bss2-acceptance-v1.toml"
+    shutil.copy(default_spec_path(), spec_file)
+    # no faulty boards, one healthy one: the CLI's wiring, over the wire, in one board's time
+    assert main(["accept", "--campaign", "0", "--healthy", "1", "--spec", str(spec_file),
+                 "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "False rejects: 0 of 1 healthy boards" in out
+    boards = json.loads((tmp_path / "out" / "campaign.json").read_text())["boards"]
+    assert [(b["serial"], b["verdict"]) for b in boards] == [("EMU-10000", "PASS")]
+    coverage = json.loads((tmp_path / "bss2-acceptance-v1.coverage.json").read_text())
+    assert list(coverage["by_sha256"]) == [SPEC.sha256]
+    assert coverage["by_sha256"][SPEC.sha256]["size"]["healthy_boards"] == 1
