@@ -230,3 +230,15 @@ def test_hil_accept_campaign_writes_the_campaign_and_the_coverage_file(tmp_path,
     coverage = json.loads((tmp_path / "bss2-acceptance-v1.coverage.json").read_text())
     assert list(coverage["by_sha256"]) == [SPEC.sha256]
     assert coverage["by_sha256"][SPEC.sha256]["size"]["healthy_boards"] == 1
+
+
+def test_docs_table_names_every_class_with_its_fault_syntax():
+    from tests.support import REPO
+
+    text = (REPO / "docs" / "acceptance.md").read_text("utf-8")
+    section = text.split("## Fault model and coverage campaign", 1)[1]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines()
+            if line.startswith("| `")}
+    assert set(c.CLASS_NAMES) <= set(rows)
+    for cls in c.FAULT_CLASSES:
+        assert f"`{cls.syntax}`" in rows[cls.name], cls.name
