@@ -8,7 +8,11 @@ model, serial, firmware from ``*IDN?``, backend, family), the date (UTC), the
 software version, the specification (name, version, family, file, SHA-256),
 every judged metric (value, unit, limit, comparison, the limit's source,
 passed, status) and the verdict, plus the runs it was measured in and the
-metrics the specification does not judge. ``certificate.html`` shows the same,
+metrics the specification does not judge, and the coverage of the spec file
+as a campaign measured it (``coverage``: per fault class the fraction caught,
+the false-reject rate, the campaign's date and size, from
+``specs/<name>-v<version>.coverage.json`` under the file's SHA-256; or
+``measured: false`` with "no campaign measured for this spec version"). ``certificate.html`` shows the same,
 autoescaped, with the experiments' plots embedded; ``junit.xml`` has one test
 case per judged metric (:mod:`hil.acceptance.junit`).
 """
@@ -23,6 +27,7 @@ from ..results.jsonable import to_json_value
 from ..results.report import template_environment, metric_row
 from ..results.plots import plots_for
 from ..contract.result import Metric
+from .campaign import read_coverage
 from .junit import junit_xml
 from .runner import Acceptance, JudgedMetric
 
@@ -98,6 +103,26 @@ def judged_document(j: JudgedMetric) -> dict:
     }
 
 
+NO_COVERAGE = "no campaign measured for this spec version"
+
+
+def coverage_document(spec) -> dict:
+    """What the certificate states of its spec version's coverage: the campaign summary kept for the
+    spec file's SHA-256 (:func:`hil.acceptance.campaign.write_coverage`), or that there is none."""
+    summary = read_coverage(spec)
+    if summary is None:
+        return {"measured": False, "statement": NO_COVERAGE}
+    fr, size = summary["false_reject"], summary["size"]
+    statement = (f"campaign of {summary['date']}: {size['faults_per_class']} faults per class over "
+                 f"{size['classes']} classes and {size['healthy_boards']} healthy boards; false rejects "
+                 f"{fr['k']} of {fr['n']} (95 % CI {100 * fr['low']:.1f}..{100 * fr['high']:.1f} %)")
+    return {"measured": True, "statement": statement, "date": summary["date"], "size": size,
+            "sha256": summary["spec"]["sha256"],
+            "classes": [{"name": c["name"], "floor": c["floor"], **c["caught"]} for c in summary["classes"]],
+            "false_reject": {k: fr[k] for k in ("k", "n", "rate", "low", "high", "interval", "predicted",
+                                                  "consistency")}}
+
+
 def certificate_document(acceptance: Acceptance) -> dict:
     """What certificate.json holds."""
     a, spec = acceptance, acceptance.spec
@@ -120,6 +145,7 @@ def certificate_document(acceptance: Acceptance) -> dict:
                                       if r.result is not None else None),
                   "seconds": round(r.seconds, 3), "error": r.error} for r in a.runs],
         "reported": [{"id": f"{e}.{m.name}", "experiment": e, **_reported(m)} for e, m in a.reported],
+        "coverage": coverage_document(spec),
     }
 
 
@@ -164,9 +190,24 @@ def render_certificate(acceptance: Acceptance, *, plots: bool = True) -> str:
         date=a.started, finished=a.finished, software_version=a.software_version,
         spec=[("name", spec.name), ("version", spec.version), ("family", spec.family),
               ("description", spec.description), ("file", spec.file_name), ("SHA-256", spec.sha256)],
-        metrics=rows, reported=reported, sections=sections,
+        metrics=rows, reported=reported, sections=sections, coverage=_coverage_rows(coverage_document(spec)),
     )
 
 
-__all__ = ["CertificatePaths", "certificate_document", "judged_document", "render_certificate",
+def _coverage_rows(doc: dict) -> dict:
+    """The coverage section of certificate.html: its statement and one row per fault class."""
+    if not doc["measured"]:
+        return {"statement": doc["statement"], "rows": []}
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f} %"
+    rows = [(c["name"], f"{c['k']} of {c['n']}", pct(c["rate"]), f"{pct(c['low'])} .. {pct(c['high'])}", c["floor"])
+            for c in doc["classes"]]
+    fr = doc["false_reject"]
+    rows.append(("healthy boards rejected", f"{fr['k']} of {fr['n']}", pct(fr["rate"]),
+                 f"{pct(fr['low'])} .. {pct(fr['high'])}", f"stated limits add up to {pct(fr['predicted'])}"))
+    return {"statement": doc["statement"], "rows": rows}
+
+
+__all__ = ["CertificatePaths", "NO_COVERAGE", "certificate_document", "coverage_document", "judged_document", "render_certificate",
            "write_certificate"]

@@ -4,6 +4,7 @@
     hil accept --board bench-1                       # a board of the inventory (docs/boards.md)
     hil accept --backend emulator --serial EMU-0007  # a virtual chip in this process
     hil accept ... --spec specs/bss2-acceptance-v1.toml --out DIR --store DIR
+    hil accept --campaign 20 [--healthy 200] [--seed 0] [--workers 2] --out DIR
 
 Runs every experiment the specification names (each run stored), judges each
 metric against the specification, prints the verdict and the failing metrics,
@@ -12,6 +13,12 @@ A board is leased for the whole run. Exit code 0: the board passed; 1: it
 failed (a metric missed its limit, or an experiment could not run on it);
 2: a usage error (bad option, bad specification file); 4: the link failed (board unreachable, or
 link unreliable: too slow, or dropping the connection): no chip verdict, no certificate.
+
+``--campaign N`` judges no given board: it runs the specification's coverage
+campaign (:mod:`hil.acceptance.campaign`) on virtual boards over the wire, N
+per fault class and ``--healthy`` healthy serials, writes campaign.json and
+campaign.md into ``--out`` and the summary into the spec's coverage file,
+which its certificates then state. Exit code 0 once it ran.
 """
 import sys
 from pathlib import Path
@@ -36,6 +43,12 @@ def add_parsers(sub) -> None:
                    help=f"certificate folder (default: ./{CERTIFICATES_DIR}/<serial>-<UTC timestamp>)")
     r.add_argument("--store", help=STORE_HELP)
     r.add_argument("--no-plots", action="store_true", help="leave the plots out of certificate.html")
+    r.add_argument("--campaign", type=int, metavar="N",
+                   help="run the spec's coverage campaign instead: N virtual boards per fault class")
+    r.add_argument("--healthy", type=int, default=200, metavar="M",
+                   help="with --campaign: healthy serials judged for the false-reject rate (default 200)")
+    r.add_argument("--seed", type=int, default=0, help="with --campaign: seed of the fault draws (default 0)")
+    r.add_argument("--workers", type=int, default=2, help="with --campaign: boards judged at once (default 2)")
 
 
 def cmd_accept(args) -> int:
@@ -45,6 +58,8 @@ def cmd_accept(args) -> int:
     from ..acceptance.runner import link_outcome
 
     spec = load_spec(args.spec if args.spec is not None else default_spec_path())
+    if args.campaign is not None:
+        return _campaign(args, spec)
     name, options = backend_selection(args, family=spec.family, token_prefix="hil-accept")
     store = ResultStore(args.store)
     print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
@@ -82,6 +97,21 @@ def cmd_accept(args) -> int:
     if acceptance.link:
         return EXIT_LINK
     return EXIT_PASS if acceptance.passed else EXIT_FAIL
+
+
+def _campaign(args, spec) -> int:
+    from ..acceptance.campaign import CampaignConfig, campaign_markdown, run_campaign, write_campaign, write_coverage
+
+    config = CampaignConfig(faults_per_class=args.campaign, healthy=args.healthy, seed=args.seed,
+                            workers=args.workers)
+    print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
+    report = run_campaign(spec, config)
+    print(campaign_markdown(report))
+    out = Path(args.out) if args.out else fresh_dir(Path(CERTIFICATES_DIR) / f"campaign-{timestamp()}")
+    paths = write_campaign(report, out)
+    print(f"campaign: {paths.json} ({report.seconds:.0f} s, {len(report.boards)} boards)")
+    print(f"coverage file: {write_coverage(report)}")
+    return EXIT_PASS
 
 
 def _print_run(run) -> None:
