@@ -47,7 +47,8 @@ MODEL_LIMIT = "model"
 SPEC_KEYS = ("name", "version", "family", "description")
 METRIC_KEYS = ("limit", "comparison", "source")
 TOP_LEVEL = ("spec", "experiments", "metrics")
-DEFAULT_SPEC_NAME = "bss2-acceptance-v1.toml"
+DEFAULT_SPEC_NAME = "bss2-acceptance-v2.toml"
+"""The newest bss2 specification; v1 stays readable, so its certificates can still be checked."""
 
 
 class SpecError(InvalidValue):
@@ -126,7 +127,7 @@ class AcceptanceSpec:
 
 
 def default_spec_path() -> Path:
-    """specs/bss2-acceptance-v1.toml of the source tree this package belongs to."""
+    """specs/bss2-acceptance-v2.toml (:data:`DEFAULT_SPEC_NAME`) of the source tree this package belongs to."""
     return Path(__file__).resolve().parents[2] / "specs" / DEFAULT_SPEC_NAME
 
 

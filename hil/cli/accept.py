@@ -38,7 +38,7 @@ def add_parsers(sub) -> None:
                 "run the acceptance suite on one board against a specification and write its certificate")
     add_backend_arguments(r, ideal=False)
     r.add_argument("--spec", metavar="FILE",
-                   help="specification file (default: specs/bss2-acceptance-v1.toml of this installation)")
+                   help="specification file (default: specs/bss2-acceptance-v2.toml of this installation)")
     r.add_argument("--out", metavar="DIR",
                    help=f"certificate folder (default: ./{CERTIFICATES_DIR}/<serial>-<UTC timestamp>)")
     r.add_argument("--store", help=STORE_HELP)

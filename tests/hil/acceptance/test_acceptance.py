@@ -37,7 +37,7 @@ from hil.cli import main
 from hil.results.store import ResultStore
 from hil.server.process import BoardProcess
 
-SPEC_PATH = default_spec_path()
+SPEC_PATH = default_spec_path().parent / "bss2-acceptance-v1.toml"   # these tests pin v1's content
 SPEC_TEXT = SPEC_PATH.read_text("utf-8")
 SPEC_LABEL = "bss2-acceptance v1 (bss2-acceptance-v1.toml): "
 
@@ -66,7 +66,9 @@ def spec() -> AcceptanceSpec:
 
 
 def _accept_cli(capsys, *argv):
-    code = main(["accept", *argv])
+    """``hil accept`` with v1 (these tests pin its content) unless ``--spec`` is given."""
+    spec = [] if "--spec" in argv else ["--spec", str(SPEC_PATH)]
+    code = main(["accept", *spec, *argv])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -21,7 +21,8 @@ from hil.backends.emulator import EmulatorBackend
 from hil.errors import InvalidValue
 from hil.server.faults import fault_args, parse_faults
 
-SPEC = load_spec(default_spec_path())
+V1 = default_spec_path().parent / "bss2-acceptance-v1.toml"
+SPEC = load_spec(V1)   # v1: its four model limits and 14 numeric ones are pinned below
 DRAWS = 200
 
 
@@ -184,7 +185,7 @@ def test_a_campaign_over_the_wire_judges_hil_serve_children():
 
 
 def test_certificate_states_the_coverage_of_its_spec_file_or_that_none_was_measured(small_campaign, tmp_path):
-    shutil.copy(default_spec_path(), tmp_path / "bss2-acceptance-v1.toml")
+    shutil.copy(V1, tmp_path / "bss2-acceptance-v1.toml")
     spec = load_spec(tmp_path / "bss2-acceptance-v1.toml")
     assert spec.sha256 == SPEC.sha256
     acceptance = run_acceptance(EmulatorBackend(serial="EMU-ACC-9"), spec)
@@ -206,7 +207,7 @@ def test_certificate_states_the_coverage_of_its_spec_file_or_that_none_was_measu
     # another version of the file (one more comment line) has no campaign
     edited = tmp_path / "edited" / "bss2-acceptance-v1.toml"
     edited.parent.mkdir()
-    edited.write_text(default_spec_path().read_text() + "# edited\n")
+    edited.write_text(V1.read_text() + "# edited\n")
     shutil.copy(path, edited.parent / path.name)
     other = load_spec(edited)
     assert other.sha256 != spec.sha256
@@ -219,7 +220,7 @@ def test_hil_accept_campaign_writes_the_campaign_and_the_coverage_file(tmp_path,
     from hil.cli import main
 
     spec_file = tmp_path / "bss2-acceptance-v1.toml"
-    shutil.copy(default_spec_path(), spec_file)
+    shutil.copy(V1, spec_file)
     # no faulty boards, one healthy one: the CLI's wiring, over the wire, in one board's time
     assert main(["accept", "--campaign", "0", "--healthy", "1", "--spec", str(spec_file),
                  "--out", str(tmp_path / "out")]) == 0
