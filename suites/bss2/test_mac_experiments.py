@@ -3,6 +3,7 @@ import pytest
 
 import hil.experiment
 from hil.bss2 import DEFAULT_SPEC
+from hil.bss2.types import mac_shape
 
 # One worker takes the tests of `results` (pytest-xdist, --dist loadgroup in pyproject.toml):
 # the fixture runs every experiment, which a second worker would only repeat.
@@ -79,7 +80,14 @@ def test_every_experiment_passes_on_the_ideal_chip(ideal_backend, require_mode, 
     """An ideal chip is judged against the ideal model: it passes every experiment, and where
     an experiment compares outputs with the noise-free prediction, none may differ."""
     require_mode(hil.experiment.mode(name))
-    r = hil.experiment.run(name, ideal_backend)
+    try:
+        r = hil.experiment.run(name, ideal_backend)
+    except hil.errors.Unsupported as exc:
+        # The structural scans (synapse, driver, column) cover the whole chip's array; a reduced
+        # RTL core refuses them by name, and only a reduced core may.
+        if mac_shape(ideal_backend.info().geometry) == (128, 512):
+            raise
+        pytest.skip(f"{name} on the reduced core {ideal_backend!r}: {exc}")
     failed = "; ".join(f"{m.name}={m.value:.4g} ({m.detail})" for m in r.verdict.failed)
     assert r.verdict.passed, f"{name} on {ideal_backend!r}: {failed}"
     if "prediction_mismatches" in (m.name for m in r.metrics):
