@@ -2,7 +2,7 @@
 and the false-reject rate, with 95 % Clopper-Pearson intervals (docs/acceptance.md#fault-model-and-coverage-campaign).
 
     .venv/bin/python bench/acceptance_coverage.py [--spec specs/bss2-acceptance-v1.toml]
-        [--faults 20] [--healthy 200] [--below-floor 0] [--seed 0] [--workers 2]
+        [--faults 20] [--healthy 200] [--below-floor 0] [--link 0] [--seed 0] [--workers 2]
         [--out bench-out/coverage] [--no-coverage-file] [--classes a,b,...]
 
 Every board is a ``hil serve`` child (one fault each, or healthy) judged with ``run_acceptance``
@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--faults", type=int, default=20, help="boards per fault class (default 20)")
     p.add_argument("--healthy", type=int, default=200, help="healthy serials (default 200)")
     p.add_argument("--below-floor", type=int, default=0, help="extra boards per class below its floor")
+    p.add_argument("--link", type=int, default=0, help="boards per link-fault class (drops, slowness)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--classes", default=",".join(CLASS_NAMES))
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     spec = load_spec(a.spec)
     config = CampaignConfig(faults_per_class=a.faults, healthy=a.healthy, below_floor_per_class=a.below_floor,
-                            seed=a.seed, workers=a.workers, classes=tuple(a.classes.split(",")))
+                            link_per_class=a.link, seed=a.seed, workers=a.workers, classes=tuple(a.classes.split(",")))
     report = run_campaign(spec, config)
     print(campaign_markdown(report))
     paths = write_campaign(report, a.out)

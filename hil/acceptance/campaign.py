@@ -29,6 +29,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -45,7 +46,7 @@ from ..contract.errors import InvalidValue
 from ..contract.statistics import CONFIDENCE, FALSE_ALARM
 from ..results.atomic import write_text_atomic
 from ..server.faults import fault_args
-from .runner import run_acceptance
+from .runner import link_outcome, run_acceptance
 from .spec import AcceptanceSpec
 
 FORMAT = "hil-rig coverage campaign 1"
@@ -67,15 +68,15 @@ NOISY_SIGMA_FLOOR = 4.0
 """LSB: a neuron's total noise sqrt(2**2 + 4**2) = 4.5 LSB exceeds the 3.5 LSB noise_max by 28 %,
 about 5 standard errors of a 200-repeat noise estimate (1 / sqrt(2 x 200) = 5 %)."""
 NOISY_SIGMA_MAX = 20.0
-CADC_OFFSET_FLOOR = 8.0
-"""codes: 5 x the healthy chip-to-chip offset spread of 1.5 codes (7.5), rounded up."""
+CADC_OFFSET_FLOOR = 19.0
+"""codes: twice ``bss2.cadc_transfer``'s offset bound (9.3 codes: 5.03 x the 1.8-code quadrature of the
+CADC offset spread of 1.5 codes and the CapMem offset of 1 LSB), rounded up: beyond it the fault is
+caught wherever the channel's own healthy offset lies inside its bound."""
 CADC_OFFSET_MAX = 64.0
-CADC_SLOPE_FLOOR = 0.08
-"""|factor - 1|: 5 x the healthy slope spread of 1.5 % (7.5 %), rounded up."""
+CADC_SLOPE_FLOOR = 0.19
+"""|factor - 1|: twice ``bss2.cadc_transfer``'s slope bound (0.093: 5.03 x the 1.8 % quadrature of the
+CADC slope spread of 1.5 % and the CapMem gain of 1 %), rounded up."""
 CADC_SLOPE_RANGE = (0.5, 2.0)
-CAPMEM_LEVEL_FLOOR = 30
-"""CapMem levels from the cell's power-on level: 10 CADC LSB for a potential (3 levels per LSB),
-10 x the healthy CapMem offset of about 1 LSB."""
 
 
 @dataclass(frozen=True)
@@ -177,13 +178,12 @@ CAPMEM_PARAMETERS = tuple(sorted(DEFAULT_LEVELS))
 
 
 def _capmem(r, edge, below):
+    # Any level: the scan writes two levels, so a cell stuck even at its power-on level is a fault.
+    if below:
+        return None
     parameter = CAPMEM_PARAMETERS[int(r.integers(len(CAPMEM_PARAMETERS)))]
-    default = DEFAULT_LEVELS[parameter]
-    levels = np.arange(g.CAPMEM_LEVEL_MAX + 1)
-    near = np.abs(levels - default) < CAPMEM_LEVEL_FLOOR
-    pool = levels[near & (levels != default)] if below else levels[~near]
     return Faults(stuck_capmem=(StuckCapmemCell(_index(r, edge, g.NEURONS), parameter,
-                                                int(pool[int(r.integers(pool.size))])),))
+                                                int(r.integers(g.CAPMEM_LEVEL_MAX + 1))),))
 
 
 _DIGITAL = "none: a weight bit is digital; a readback of the synapse SRAM or a scan with both values of every bit sees it"
@@ -218,20 +218,65 @@ FAULT_CLASSES: tuple[FaultClass, ...] = (
                "shorted-columns=N", "none for a test that gives neighbouring columns different inputs", _shorted),
     FaultClass("cadc-offset", "cadc_offsets", "a CADC channel's offset is out of range",
                f"neuron 0..511; offset +-{CADC_OFFSET_FLOOR:g}..{CADC_OFFSET_MAX:g} codes", "cadc-offset=N:CODES",
-               f"|offset| {CADC_OFFSET_FLOOR:g} codes (5 x the 1.5-code healthy spread)", _offset),
+               f"|offset| {CADC_OFFSET_FLOOR:g} codes (twice the 9.3-code bound of bss2.cadc_transfer; between "
+               "the two, caught on a channel whose own offset lies near the centre of its spread)", _offset),
     FaultClass("cadc-slope", "cadc_slopes", "a CADC channel's slope is out of range",
                f"neuron 0..511; factor {CADC_SLOPE_RANGE[0]:g}..{1 - CADC_SLOPE_FLOOR:g} or "
                f"{1 + CADC_SLOPE_FLOOR:g}..{CADC_SLOPE_RANGE[1]:g}", "cadc-slope=N:FACTOR",
-               f"|factor - 1| {CADC_SLOPE_FLOOR:g} (5 x the 1.5 % healthy spread)", _slope),
+               f"|factor - 1| {CADC_SLOPE_FLOOR:g} (twice the 0.093 bound of bss2.cadc_transfer)", _slope),
     FaultClass("missing-code", "missing_codes", "a CADC code is never reported (its comparator step is lost; "
                "the code below is reported instead)", "code 1..255", "missing-codes=C",
                "none for a code-density test whose ramp covers every code", _missing),
     FaultClass("stuck-capmem", "stuck_capmem", "a neuron's CapMem cell holds one level whatever is written",
-               f"neuron 0..511, parameter one of {', '.join(CAPMEM_PARAMETERS)}, level 0..{g.CAPMEM_LEVEL_MAX} "
-               f"at least {CAPMEM_LEVEL_FLOOR} from the cell's power-on level", "stuck-capmem=N:PARAMETER:LEVEL",
-               f"{CAPMEM_LEVEL_FLOOR} levels from the power-on level (10 LSB of a potential)", _capmem),
+               f"neuron 0..511, parameter one of {', '.join(CAPMEM_PARAMETERS)}, level 0..{g.CAPMEM_LEVEL_MAX}",
+               "stuck-capmem=N:PARAMETER:LEVEL",
+               "none for a scan that writes every cell at two levels no single level meets (bss2.capmem_scan; an "
+               "exp_threshold cell stuck within the membrane noise of the neuron's own v_inf + dT may escape)",
+               _capmem),
 )
 CLASS_NAMES = tuple(c.name for c in FAULT_CLASSES)
+
+
+@dataclass(frozen=True)
+class LinkClass:
+    """A fault of the link to the board, not of the chip: it must end in a link outcome ('BOARD
+    UNREACHABLE' or 'LINK UNRELIABLE'), never in a PASS or FAIL verdict."""
+
+    name: str
+    physical: str
+    syntax: str
+    """The ``hil serve --fault`` form."""
+    draw: Callable[[np.random.Generator], tuple[tuple[str, ...], float | None]] = field(repr=False, compare=False)
+    """generator -> (the ``hil serve`` arguments, the client's time-out in s or None for its default)."""
+
+
+LINK_DROP_MAX = 40
+"""drop-after draws 0..40: fewer commands than any acceptance of a spec sends (a v2 acceptance sends
+hundreds), so every draw drops during the acceptance, from the first command on."""
+LINK_SLOW_RANGE = (0.2, 1.0)
+"""s: the slowness drawn; the client's time-out is half of it."""
+
+
+def _drop(r):
+    return ("--fault", f"drop-after={int(r.integers(LINK_DROP_MAX + 1))}"), None
+
+
+def _slow(r):
+    s = round(float(r.uniform(*LINK_SLOW_RANGE)), 3)
+    return ("--fault", f"slow={s:g}"), s / 2
+
+
+LINK_CLASSES: tuple[LinkClass, ...] = (
+    LinkClass("link-drop", "the board drops the connection on command N + 1 (and again N commands after "
+              "the driver's reconnect)", "drop-after=N", _drop),
+    LinkClass("link-slow", "the board answers every command S seconds late, beyond the client's time-out (S / 2)",
+              "slow=SECONDS", _slow),
+)
+LINK_OUTCOMES = ("BOARD UNREACHABLE", "LINK UNRELIABLE")
+VERDICTS = ("PASS", "FAIL")
+"""A chip verdict; a chip-fault or healthy board that ends otherwise (an error, a link outcome) is not
+counted, only reported among the class's errors."""
+LINK_SERIAL_BASE = 30000
 
 
 def fault_class(name: str) -> FaultClass:
@@ -272,13 +317,16 @@ class CampaignConfig:
     below_floor_per_class: int = 0
     """Extra boards per class with a fault below its floor (counted apart; classes with a floor only)."""
     classes: tuple[str, ...] = CLASS_NAMES
+    link_per_class: int = 0
+    """Boards per link class (``LINK_CLASSES``; over the wire only): each must end in a link outcome."""
     workers: int = 2
     """Boards judged at once (each a ``hil serve`` child on the wire)."""
     transport: str = "wire"
     """'wire': every board a ``hil serve`` child judged over TCP; 'emulator': in-process emulators."""
 
     def __post_init__(self):
-        for name, lo in (("faults_per_class", 0), ("healthy", 0), ("below_floor_per_class", 0), ("workers", 1)):
+        for name, lo in (("faults_per_class", 0), ("healthy", 0), ("below_floor_per_class", 0), ("link_per_class", 0),
+                         ("workers", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise InvalidValue(name, f"{v!r} is not an integer >= {lo}")
@@ -286,6 +334,9 @@ class CampaignConfig:
             raise InvalidValue("transport", f"{self.transport!r} is not one of {', '.join(TRANSPORTS)}")
         for c in self.classes:
             fault_class(c)
+        if self.link_per_class and self.transport != "wire":
+            raise InvalidValue("link_per_class", f"{self.link_per_class}: link faults need transport 'wire' "
+                                                 f"(a board served by hil serve), not {self.transport!r}")
 
 
 @dataclass(frozen=True)
@@ -299,7 +350,8 @@ class BoardOutcome:
     """Its ``--fault`` options (() for a healthy board)."""
     below_floor: bool
     verdict: str
-    """'PASS', 'FAIL', or 'ERROR' (the acceptance could not run at all: not counted)."""
+    """'PASS', 'FAIL', a link outcome ('BOARD UNREACHABLE', 'LINK UNRELIABLE'), or 'ERROR' (the acceptance
+    could not run at all: not counted for a chip fault, a miss for a link fault)."""
     failed: tuple[str, ...]
     """The judged metrics that failed ('<experiment>.<metric>')."""
     error: str
@@ -400,9 +452,11 @@ class CampaignReport:
         return "above" if r.low > p else "below"
 
 
-def _judge(cls_name: str, serial: str, faults: Faults, below: bool, spec: AcceptanceSpec, transport: str):
+def _judge(cls_name: str, serial: str, faults: Faults, below: bool, spec: AcceptanceSpec, transport: str,
+           link: tuple[tuple[str, ...], float | None] = ((), None)):
     t0 = time.monotonic()
-    args = tuple(fault_args(faults))
+    server_args, timeout_s = link
+    args = tuple(fault_args(faults)) + tuple(a for a in server_args if a != "--fault")
     try:
         if transport == "emulator":
             from ..backends.emulator import EmulatorBackend
@@ -413,14 +467,19 @@ def _judge(cls_name: str, serial: str, faults: Faults, below: bool, spec: Accept
 
             from ..server.process import BoardProcess
 
-            with BoardProcess(serial=serial, faults=faults) as proc:
-                with hil.backend.open("board", resource=proc.resource) as board:
-                    a = run_acceptance(board, spec)
+            with BoardProcess(serial=serial, faults=faults, extra_args=server_args) as proc:
+                options = {} if timeout_s is None else {"timeout_s": timeout_s}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")       # the driver's reconnect warnings of a link fault
+                    with hil.backend.open("board", resource=proc.resource, **options) as board:
+                        a = run_acceptance(board, spec)
     except Exception as exc:  # noqa: BLE001 - a board that cannot be judged is recorded, not fatal
-        return BoardOutcome(cls_name, serial, args, below, "ERROR", (), f"{type(exc).__name__}: {exc}",
+        # A link that fails while the board is opened or leased is a link outcome too.
+        outcome = link_outcome(exc).upper() or "ERROR"
+        return BoardOutcome(cls_name, serial, args, below, outcome, (), f"{type(exc).__name__}: {exc}",
                             time.monotonic() - t0)
     errors = "; ".join(sorted({j.error for j in a.failed if j.error}))
-    return BoardOutcome(cls_name, serial, args, below, a.verdict, tuple(j.key for j in a.failed), errors,
+    return BoardOutcome(cls_name, serial, args, below, a.outcome, tuple(j.key for j in a.failed), errors,
                         time.monotonic() - t0)
 
 
@@ -444,9 +503,15 @@ def run_campaign(spec: AcceptanceSpec, config: CampaignConfig = CampaignConfig()
         cls = fault_class(name)
         for below, n in ((False, config.faults_per_class), (True, config.below_floor_per_class)):
             for f in draw_faults(cls, n, config.seed, below_floor=below) if (n and (not below or cls.has_floor)) else ():
-                jobs.append((name, f"EMU-{serial:05d}", f, below))
+                jobs.append((name, f"EMU-{serial:05d}", f, below, ((), None)))
                 serial += 1
-    jobs += [("", f"EMU-{HEALTHY_SERIAL_BASE + i:05d}", Faults(), False) for i in range(config.healthy)]
+    jobs += [("", f"EMU-{HEALTHY_SERIAL_BASE + i:05d}", Faults(), False, ((), None)) for i in range(config.healthy)]
+    serial = LINK_SERIAL_BASE
+    for key, cls in enumerate(LINK_CLASSES):
+        rng = np.random.default_rng([config.seed, 0x4C494E4B, key])
+        for _ in range(config.link_per_class):
+            jobs.append((cls.name, f"EMU-{serial:05d}", Faults(), False, cls.draw(rng)))
+            serial += 1
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     show = sys.stdout.isatty() if progress is None else progress
@@ -457,7 +522,7 @@ def run_campaign(spec: AcceptanceSpec, config: CampaignConfig = CampaignConfig()
         bar = tqdm(total=len(jobs), desc="campaign", unit="board", file=sys.stderr)
     outcomes: list[BoardOutcome | None] = [None] * len(jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=config.workers) as pool:
-        futures = {pool.submit(_judge, *job, spec, config.transport): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(_judge, *job[:4], spec, config.transport, job[4]): i for i, job in enumerate(jobs)}
         for fut in concurrent.futures.as_completed(futures):
             outcomes[futures[fut]] = fut.result()
             if bar is not None:
@@ -467,7 +532,7 @@ def run_campaign(spec: AcceptanceSpec, config: CampaignConfig = CampaignConfig()
     boards = tuple(outcomes)
     classes = []
     for name in config.classes:
-        mine = [o for o in boards if o.fault_class == name and o.verdict != "ERROR"]
+        mine = [o for o in boards if o.fault_class == name and o.verdict in VERDICTS]
         above = [o for o in mine if not o.below_floor]
         below = [o for o in mine if o.below_floor]
         classes.append(ClassResult(
@@ -475,8 +540,18 @@ def run_campaign(spec: AcceptanceSpec, config: CampaignConfig = CampaignConfig()
             caught=clopper_pearson(sum(o.caught for o in above), len(above)),
             below_floor=clopper_pearson(sum(o.caught for o in below), len(below)),
             metrics=_count_metrics(above), missed=tuple(o.fault for o in above if not o.caught),
-            errors=sum(o.fault_class == name and o.verdict == "ERROR" for o in boards)))
-    healthy = [o for o in boards if not o.fault_class and o.verdict != "ERROR"]
+            errors=sum(o.fault_class == name and o.verdict not in VERDICTS for o in boards)))
+    for cls in LINK_CLASSES if config.link_per_class else ():
+        mine = [o for o in boards if o.fault_class == cls.name]
+        ended = [o for o in mine if o.verdict in LINK_OUTCOMES]
+        counts = {v: sum(o.verdict == v for o in mine) for v in LINK_OUTCOMES}
+        classes.append(ClassResult(
+            name=cls.name, floor="none: every link fault must end in a link outcome, never in a chip verdict",
+            caught=clopper_pearson(len(ended), len(mine)), below_floor=clopper_pearson(0, 0),
+            metrics=tuple((k, n) for k, n in counts.items() if n),
+            missed=tuple(o.fault + (o.verdict,) for o in mine if o.verdict not in LINK_OUTCOMES),
+            errors=sum(o.verdict == "ERROR" for o in mine)))
+    healthy = [o for o in boards if not o.fault_class and o.verdict in VERDICTS]
     alarms = limit_alarms(spec)
     return CampaignReport(spec=spec, config=config, started=started, seconds=time.monotonic() - t0,
                           boards=boards, classes=tuple(classes),
@@ -499,6 +574,7 @@ def summary_document(report: CampaignReport) -> dict:
         "seconds": round(report.seconds, 1),
         "software_version": __version__,
         "size": {"faults_per_class": c.faults_per_class, "classes": len(c.classes),
+                 "link_per_class": c.link_per_class,
                  "faulty_boards": sum(1 for b in report.boards if b.fault_class and not b.below_floor),
                  "below_floor_boards": sum(1 for b in report.boards if b.below_floor),
                  "healthy_boards": c.healthy, "seed": c.seed, "transport": c.transport, "workers": c.workers},
@@ -598,6 +674,7 @@ def read_coverage(spec: AcceptanceSpec, path: str | os.PathLike | None = None) -
 
 
 __all__ = ["BoardOutcome", "CLASS_NAMES", "CampaignConfig", "CampaignPaths", "CampaignReport", "ClassResult",
-           "FAULT_CLASSES", "FaultClass", "LimitAlarm", "Rate", "board_false_alarm", "campaign_document",
+           "FAULT_CLASSES", "FaultClass", "LINK_CLASSES", "LinkClass", "LimitAlarm", "Rate", "board_false_alarm",
+           "campaign_document",
            "campaign_markdown", "clopper_pearson", "coverage_path", "draw_faults", "fault_class", "limit_alarms",
            "read_coverage", "run_campaign", "summary_document", "write_campaign", "write_coverage"]

@@ -662,6 +662,9 @@ class SpikingSpec:
     """Relative: gain of a time-constant cell's bias, tau = nominal / gain (spiking.md: about 8 %)."""
     current_gain: float = 0.03
     """Relative: gain of the i_const cell (spiking.md: currents 3 %)."""
+    adaptation_gain: float = 0.05
+    """Relative: gain of the AdEx cells adaptation_a, adaptation_b and exp_slope (``spiking.draw_pattern``:
+    5 %); exp_threshold is a potential (voltage_offset, voltage_gain)."""
     input_gain: float = 0.05
     """Relative: a neuron's synaptic input gain (``spiking.draw_pattern``: input_gain_exc / _inh)."""
     synapse_gain: float = 0.04

@@ -4,7 +4,7 @@
     hil accept --board bench-1                       # a board of the inventory (docs/boards.md)
     hil accept --backend emulator --serial EMU-0007  # a virtual chip in this process
     hil accept ... --spec specs/bss2-acceptance-v1.toml --out DIR --store DIR
-    hil accept --campaign 20 [--healthy 200] [--seed 0] [--workers 2] --out DIR
+    hil accept --campaign 20 [--healthy 200] [--link 0] [--seed 0] [--workers 2] --out DIR
 
 Runs every experiment the specification names (each run stored), judges each
 metric against the specification, prints the verdict and the failing metrics,
@@ -47,6 +47,9 @@ def add_parsers(sub) -> None:
                    help="run the spec's coverage campaign instead: N virtual boards per fault class")
     r.add_argument("--healthy", type=int, default=200, metavar="M",
                    help="with --campaign: healthy serials judged for the false-reject rate (default 200)")
+    r.add_argument("--link", type=int, default=0, metavar="K",
+                   help="with --campaign: K boards per link-fault class (drops, slowness), each of which must end "
+                        "in a link outcome (default 0)")
     r.add_argument("--seed", type=int, default=0, help="with --campaign: seed of the fault draws (default 0)")
     r.add_argument("--workers", type=int, default=2, help="with --campaign: boards judged at once (default 2)")
 
@@ -102,8 +105,8 @@ def cmd_accept(args) -> int:
 def _campaign(args, spec) -> int:
     from ..acceptance.campaign import CampaignConfig, campaign_markdown, run_campaign, write_campaign, write_coverage
 
-    config = CampaignConfig(faults_per_class=args.campaign, healthy=args.healthy, seed=args.seed,
-                            workers=args.workers)
+    config = CampaignConfig(faults_per_class=args.campaign, healthy=args.healthy, link_per_class=args.link,
+                            seed=args.seed, workers=args.workers)
     print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
     report = run_campaign(spec, config)
     print(campaign_markdown(report))

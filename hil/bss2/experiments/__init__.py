@@ -2,4 +2,4 @@
 the MAC mode's (:mod:`.mac`), the CADC's (:mod:`.cadc`), the spiking mode's (:mod:`.spiking`),
 the structural tests of the synapse array, drivers and columns (:mod:`.structural`) and the
 tests of the CADC channels' transfer and the CapMem cells (:mod:`.cells`)."""
-from . import cadc, cells, mac, spiking, structural  # noqa: F401  (registers them)
+from . import cadc, capmem, cells, mac, spiking, structural  # noqa: F401  (registers them)

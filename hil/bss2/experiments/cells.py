@@ -5,19 +5,17 @@ Each is judged like the others: against the model (``CadcRampModel``, ``LifModel
 from the stated spreads (mismatch boxes, Bonferroni over what is judged at half of the false-alarm
 budget) plus the stated temporal noise (the other half); on an ideal chip against the model exactly.
 """
-import dataclasses
 import math
 
 import numpy as np
 
-from emulator.bss2 import capmem, geometry as g
+from emulator.bss2 import geometry as g
 
 from ...contract.experiment import experiment
 from ...contract.result import ExperimentResult, Metric
 from ..models import DEFAULT_SPIKING_SPEC, CadcRampModel, SpikingSpec
-from ..types import CadcRamp, SpikingConfig, SpikingStimulus
-from .mac import index_list
-from .spiking import _count_metric, _finish, _outside, _run, _spec, _z, measure_threshold, resting_bounds
+from ..types import CadcRamp
+from .spiking import _count_metric, _finish, _spec, _z
 
 N = g.NEURONS
 MODEL = "model: hil.bss2.LifModel"
@@ -36,9 +34,8 @@ IDEAL_FIT = 1e-9
 """On an ideal chip the fit equals the model's fit of the ideal codes up to float64 rounding."""
 
 
-NAME_TRANSFER, NAME_SCAN = "bss2.cadc_transfer", "bss2.capmem_scan"
-UNESTIMATED = {NAME_TRANSFER: ("offset_abs_max", "slope_error_abs_max", "fit_residual_rms_max"),
-               NAME_SCAN: ("leak_step_min", "threshold_step_min")}
+NAME_TRANSFER = "bss2.cadc_transfer"
+UNESTIMATED = {NAME_TRANSFER: ("offset_abs_max", "slope_error_abs_max", "fit_residual_rms_max")}
 """The reported (unjudged) extremes over channels or neurons whose interval is not estimated yet."""
 NO_EXTREME_INTERVAL = ("undefined: not estimated yet, an extreme over the channels or neurons of one run (a bootstrap "
                        "over the repeats is to come; docs/ROADMAP.md); the judged counts have theirs")
@@ -155,95 +152,4 @@ def cadc_transfer(backend, *, repeats: int = 16, spiking_spec: SpikingSpec = DEF
                  "offset_limit_codes": float(np.max(off_hi - off_center)),
                  "slope_limit": float(np.max(sl_hi - sl_center)),
                  "offset_median": float(np.nanmedian(offset)), "slope_median": float(np.nanmedian(slope))},
-    )
-
-
-# -- the CapMem cells ---------------------------------------------------------------------------------
-
-SCAN_LEAK_LEVELS = (368, 578)
-"""Leak levels of ``bss2.capmem_scan`` (80 and 150 LSB): 70 LSB apart, over five times each level's
-bound (about 12 LSB), so a leak cell stuck anywhere leaves the bounds of at least one of them."""
-SCAN_THRESHOLD_LEVELS = (400, 580)
-"""Threshold levels (90.7 and 150.7 LSB): 60 LSB apart, over the sum of the upper bound of the first
-and the lower bound of the second (about 20 and 30 LSB: the bounds do not overlap), and below the
-strong drive's v_inf (180 LSB) on every corner of a healthy neuron's box, so every neuron spikes."""
-SCAN_REST_CYCLES = 2500
-"""FPGA cycles of a resting run (20 us, 10 CADC samples), as ``bss2.trace_alignment``'s baseline."""
-
-
-@experiment("bss2.capmem_scan", mode="spiking", metrics=(
-    "leak_outside_neurons", "threshold_outside_neurons", "leak_step_min", "threshold_step_min"),
-    params={"trials": (1, 16), "duration_us": (40.0, 400.0)})
-def capmem_scan(backend, *, trials: int = 2, duration_us: float = 60.0,
-                spiking_spec: SpikingSpec = DEFAULT_SPIKING_SPEC, progress: bool = False) -> ExperimentResult:
-    """Every neuron's leak and threshold CapMem cells, each written at two levels and seen to move
-    what it sets (docs/acceptance.md#cadc-capmem-labels-and-the-link):
-
-    * leak at ``SCAN_LEAK_LEVELS``: the resting CADC mean with no input (``trials`` trials of
-      20 us), judged per neuron as ``bss2.trace_alignment``'s baseline (leak cell and CADC
-      channel mismatch, sample noise), Bonferroni over both levels;
-    * threshold at ``SCAN_THRESHOLD_LEVELS``: the largest CADC code under the strong constant
-      current over ``trials`` trials of ``duration_us``, judged per neuron as
-      ``bss2.spike_threshold`` judges it (``measure_threshold``).
-
-    A cell stuck at one level makes the neuron's response the same at both written levels, and
-    outside the bounds of at least one of them (the levels are further apart than two bounds).
-    On an ideal chip every value equals the model's exactly.
-    """
-    spec = _spec(spiking_spec)
-    ideal = bool(backend.info().ideal)
-    # Half the false-alarm budget to each cell; each helper splits its share as its experiment does.
-    half = dataclasses.replace(spec, false_alarm=spec.false_alarm / 2)
-    full = lambda v: np.full(N, v, np.uint16)  # noqa: E731
-    rest, rest_lo, rest_hi, notes = [], [], [], []
-    for level in SCAN_LEAK_LEVELS:
-        r = _run(backend, SpikingConfig(leak=full(level), reset=full(level)),
-                 SpikingStimulus(times=[], labels=[], duration=SCAN_REST_CYCLES, n_trials=trials, step_ns=100))
-        rest.append(r.cadc.astype(np.float64).mean(axis=(0, 1)))
-        lo, hi, note = resting_bounds(half, float(capmem.nominal_value("leak", level)), ideal,
-                                      tests=N * len(SCAN_LEAK_LEVELS))
-        rest_lo.append(lo)
-        rest_hi.append(hi)
-        notes.append(note)
-    rest, rest_lo, rest_hi = np.stack(rest), np.stack(rest_lo), np.stack(rest_hi)
-    th, th_lo, th_hi, th_notes = [], [], [], []
-    for level in SCAN_THRESHOLD_LEVELS:
-        m = measure_threshold(backend, level=level, duration_us=duration_us, trials=trials,
-                              spec=dataclasses.replace(half, false_alarm=half.false_alarm / 2))
-        th.append(m["measured"])
-        th_lo.append(np.broadcast_to(m["lo"], (N,)))
-        th_hi.append(np.broadcast_to(m["hi"], (N,)))
-        th_notes.append(m["note"])
-    th, th_lo, th_hi = np.stack(th), np.stack(th_lo), np.stack(th_hi)
-    leak_out = _outside(rest, rest_lo, rest_hi)
-    th_out = _outside(th, th_lo, th_hi)
-    leak_step, th_step = rest[1] - rest[0], th[1] - th[0]
-    src_leak = ("ideal chip: " if ideal else "") + MODEL + ": per level " + "; ".join(notes)
-    src_th = ("ideal chip: " if ideal else "") + MODEL + ": per level " + "; ".join(th_notes)
-    wl, wt = int(np.argmin(leak_step)), int(np.argmin(th_step))
-    metrics = (
-        _count_metric("leak_outside_neurons", leak_out, src_leak,
-                      f"neurons whose resting CADC mean at leak level {SCAN_LEAK_LEVELS[0]} or "
-                      f"{SCAN_LEAK_LEVELS[1]} lies outside its bounds"),
-        _count_metric("threshold_outside_neurons", th_out, src_th,
-                      f"neurons whose largest CADC code at threshold level {SCAN_THRESHOLD_LEVELS[0]} or "
-                      f"{SCAN_THRESHOLD_LEVELS[1]} lies outside its bounds"),
-        Metric("leak_step_min", float(leak_step[wl]), unit="LSB",
-               detail=f"smallest rise of the resting mean between the two leak levels (neuron {wl}; nominal "
-                      f"{(SCAN_LEAK_LEVELS[1] - SCAN_LEAK_LEVELS[0]) / 3:.1f} LSB)"),
-        Metric("threshold_step_min", float(th_step[wt]), unit="LSB",
-               detail=f"smallest rise of the largest code between the two threshold levels (neuron {wt}; "
-                      f"nominal {(SCAN_THRESHOLD_LEVELS[1] - SCAN_THRESHOLD_LEVELS[0]) / 3:.1f} LSB)"),
-    )
-    return ExperimentResult(
-        experiment="bss2.capmem_scan", params=dict(trials=trials, duration_us=duration_us),
-        raw={"scan_resting_mean": rest, "scan_threshold_code": th},
-        prediction={"scan_resting_low": rest_lo, "scan_resting_high": rest_hi, "scan_threshold_low": th_lo,
-                    "scan_threshold_high": th_hi},
-        metrics=_finish(metrics, ideal, intervals=dict.fromkeys(UNESTIMATED[NAME_SCAN], NO_EXTREME_INTERVAL)),
-        stimulus={"leak_levels": np.array(SCAN_LEAK_LEVELS, np.uint16),
-                  "threshold_levels": np.array(SCAN_THRESHOLD_LEVELS, np.uint16)},
-        model={"model": {"class": "hil.bss2.LifModel"}, "spec": spec.record()},
-        summary={"leak_outside": [int(i) for i in leak_out[:64]], "threshold_outside": [int(i) for i in th_out[:64]],
-                 "detail": index_list(np.union1d(leak_out, th_out)) if (leak_out.size or th_out.size) else ""},
     )

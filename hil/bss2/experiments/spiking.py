@@ -18,6 +18,7 @@ A judged count of neurons outside their bounds then has the limit 0. On an ideal
 the model's grid version and its stated float32 and quantization errors: there the
 equality is exact within them.
 """
+import dataclasses
 import itertools
 import math
 
@@ -501,18 +502,19 @@ def _grid_isi(leak, reset, threshold, tau_mem, i_const, hold_steps: int, step_ns
     return (hold_steps + m) * h
 
 
-def measure_threshold(backend, *, level: int, duration_us: float, trials: int, spec: SpikingSpec) -> dict:
-    """Every neuron driven hard by a constant current (``DRIVE_LEVEL``), its threshold read as the seed
-    reads it: the largest CADC code over the samples of all trials. Returns the codes, the spikes
-    and each neuron's bounds of that largest code (docs/spiking.md#models-and-experiments)."""
+def measure_threshold(backend, *, level: int, duration_us: float, trials: int, spec: SpikingSpec,
+                      drive: int = DRIVE_LEVEL) -> dict:
+    """Every neuron driven hard by a constant current (i_const level ``drive``), its threshold read as
+    the seed reads it: the largest CADC code over the samples of all trials. Returns the codes, the
+    spikes and each neuron's bounds of that largest code (docs/spiking.md#models-and-experiments)."""
     ideal = bool(backend.info().ideal)
     step = 100
     duration = int(round(duration_us * 1000 / FPGA_CYCLE_NS))
-    readout = _run(backend, _constant_config(DRIVE_LEVEL, level),
+    readout = _run(backend, _constant_config(drive, level),
                    SpikingStimulus(times=[], labels=[], duration=duration, n_trials=trials, step_ns=step))
     codes = readout.cadc.astype(np.int64)
     measured = codes.max(axis=(0, 1)).astype(np.float64)                   # (512,)
-    model = LifModel.from_levels(threshold=level, i_const=DRIVE_LEVEL)
+    model = LifModel.from_levels(threshold=level, i_const=drive)
     k = grid_index(FPGA_CYCLE_NS * readout.cadc_times, step)
     spikes = _spike_stats(readout, step)
     spiking = spikes["count"].sum(axis=0) > 0
@@ -755,6 +757,38 @@ ROUTING_EVENT = 1000
 """FPGA cycle of each trial's event (8 us: five samples of the resting membrane first)."""
 
 
+def response_bounds(spec: SpikingSpec, ideal: bool, model: LifModel, repeats: int, tests: int,
+                    steps: int) -> tuple[float, float, str]:
+    """The weakest healthy PSP of one weight-63 synapse as the largest CADC sample after its event sees it
+    (the mismatch box's corner, the sample nearest the peak half a CADC period off it), and the noise
+    bound a response must exceed: z sigma of a sample and of the resting level, over ``repeats``
+    averaged repeats, Bonferroni over ``tests`` samples. Returns (weakest PSP, noise bound, note), LSB."""
+    jump = model.jump(g.WEIGHT_MAX)
+    half_period = g.CADC_PERIOD_DEFAULT * FPGA_CYCLE_NS * 1e-9 / 2
+
+    def weakest(tm, ts, gs, gd, gi, gc):
+        a, b = 1.0 / tm, 1.0 / ts
+        tp = psp_peak_time(a, b)                   # the sample nearest the peak is within half a period of it
+        return jump * gs * gd * gi * gc * a * np.minimum(psp_shape(tp - half_period, a, b),
+                                                        psp_shape(tp + half_period, a, b))
+
+    if ideal:
+        amp_min = float(weakest(model.tau_mem, model.tau_syn, 1, 1, 1, 1))
+        noise = 1.0 + model.float32_error(steps, 100)       # a floor each of the sample and the resting read
+        return amp_min, noise, "ideal chip: no noise, the floor's 1 code"
+    zb = _z(spec.false_alarm / 2, N * 6)
+    box = {"tm": _tau_range(model.tau_mem, spec.tau_gain, zb), "ts": _tau_range(model.tau_syn, spec.tau_gain, zb),
+           "gs": _gain_range(spec.synapse_gain, zb), "gd": _gain_range(spec.driver_gain, zb),
+           "gi": _gain_range(spec.input_gain, zb), "gc": _gain_range(spec.cadc_slope, zb)}
+    amp_min = float(corners(weakest, box)[0])
+    sigma = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+    zn = _z(spec.false_alarm / 2, tests)
+    noise = 2 * zn * sigma / math.sqrt(repeats)        # a sample's deviation and the resting level's
+    return amp_min, noise, (f"noise bound {noise:.2f} LSB: {zn:.2f} sigma of a sample ({sigma:.2f} LSB: membrane, read, "
+                            f"floor) and of the resting level, over {repeats} repeats; weakest healthy PSP "
+                            f"{amp_min:.2f} LSB (mismatch box at {zb:.2f} sigma, sampled at its worst phase)")
+
+
 def routing_design(seed: int, events: int) -> tuple[SpikingConfig, np.ndarray]:
     """A random routing configuration and the labels of ``events`` test events (seeded):
 
@@ -843,31 +877,8 @@ def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
     lv = ROUTING_LEVELS
     model = LifModel.from_levels(leak=lv["leak"], reset=lv["leak"], threshold=lv["threshold"], tau_mem=lv["tau_mem"],
                                  tau_syn=lv["tau_syn"])
-    jump = model.jump(g.WEIGHT_MAX)
-    half_period = g.CADC_PERIOD_DEFAULT * FPGA_CYCLE_NS * 1e-9 / 2
-
-    def weakest(tm, ts, gs, gd, gi, gc):
-        a, b = 1.0 / tm, 1.0 / ts
-        tp = psp_peak_time(a, b)                   # the sample nearest the peak is within half a period of it
-        return jump * gs * gd * gi * gc * a * np.minimum(psp_shape(tp - half_period, a, b),
-                                                        psp_shape(tp + half_period, a, b))
-
-    if ideal:
-        amp_min = float(weakest(model.tau_mem, model.tau_syn, 1, 1, 1, 1))
-        noise = 1.0 + model.float32_error(stim.steps, step)       # a floor each of the sample and the resting read
-        note = "ideal chip: no noise, the floor's 1 code"
-    else:
-        zb = _z(spec.false_alarm / 2, N * 6)
-        box = {"tm": _tau_range(model.tau_mem, spec.tau_gain, zb), "ts": _tau_range(model.tau_syn, spec.tau_gain, zb),
-               "gs": _gain_range(spec.synapse_gain, zb), "gd": _gain_range(spec.driver_gain, zb),
-               "gi": _gain_range(spec.input_gain, zb), "gc": _gain_range(spec.cadc_slope, zb)}
-        amp_min = float(corners(weakest, box)[0])
-        sigma = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
-        zn = _z(spec.false_alarm / 2, events * N * (int((~pre).sum()) + 1))
-        noise = 2 * zn * sigma / math.sqrt(repeats)        # a sample's deviation and the resting level's
-        note = (f"noise bound {noise:.2f} LSB: {zn:.2f} sigma of a sample ({sigma:.2f} LSB: membrane, read, floor) "
-                f"and of the resting level, over {repeats} repeats; weakest healthy PSP {amp_min:.2f} LSB "
-                f"(mismatch box at {zb:.2f} sigma, sampled at its worst phase)")
+    amp_min, noise, note = response_bounds(spec, ideal, model, repeats, events * N * (int((~pre).sum()) + 1),
+                                           stim.steps)
     if amp_min - noise <= noise:
         raise RuntimeError(f"bss2.label_routing: the weakest healthy PSP ({amp_min:.2f} LSB) does not clear twice the "
                            f"noise bound ({noise:.2f} LSB); more repeats separate them")
@@ -902,6 +913,159 @@ def label_routing(backend, *, events: int = 16, repeats: int = 3, seed: int = 1,
         summary={"noise_bound_lsb": noise, "weakest_psp_lsb": amp_min,
                  "expected_excitatory": int((expected > 0).sum()), "expected_inhibitory": int((expected < 0).sum()),
                  "wrong_pairs": [[int(e), int(n)] for e, n in np.argwhere(wrong)[:32]]},
+    )
+
+
+LABEL_SCAN_LEVELS = dict(leak=218, threshold=g.CAPMEM_LEVEL_MAX, tau_mem=800, tau_syn=200)
+"""The label scan's neurons: resting at 30 LSB, the threshold out of reach, tau_mem 2.5 us and tau_syn
+10 us: a weight-63 PSP of about 31 LSB that has decayed to under 1 LSB when the next event comes."""
+LABEL_SCAN_FIRST = 1250
+"""FPGA cycle of a trial's first event (10 us of rest first)."""
+LABEL_SCAN_SPACING = 9375
+"""FPGA cycles (75 us) between a trial's events: the 128 drivers' events fill 9.6 ms of the 10 ms a trial holds."""
+LABEL_SCAN_BURST, LABEL_SCAN_BURST_CYCLES = 4, 13
+"""Each event is a burst of four 104 ns apart (one per 100 ns grid step): four times one synapse's PSP,
+still one synapse (the label selects it), far above the noise in one repeat."""
+LABEL_SCAN_PRE = 625
+"""Cycles (5 us) before an event whose samples give the resting level (2 or 3 samples)."""
+LABEL_SCAN_POST = (250, 1125)
+"""Cycles (2..9 us) after an event whose samples' mean is the response (3 or 4 samples): the PSP's body,
+where it stays above its value at either end."""
+
+
+def label_scan_design(pattern: int) -> tuple[SpikingConfig, np.ndarray]:
+    """The label scan's configuration of ``pattern`` 0 or 1 and its event labels (2, 128): every synapse of
+    row 2d labelled ``d % 64`` and of row 2d + 1 ``(d + 32) % 64`` (pattern 1: their complements, so that
+    every label bit of every synapse takes both values over the two), weight 63, excitatory; driver d of
+    both hemispheres on bus ``d // 32`` with row select ``d % 32``, all five bits compared, so an event
+    reaches exactly one driver per hemisphere. Event ``[p, d]`` addresses row 2d + p's label through driver d."""
+    d = np.arange(g.DRIVERS_PER_HEMISPHERE)
+    row_labels = np.stack([d % 64, (d + 32) % 64], axis=1).reshape(-1)           # (256,) rows 0, 1, 2, ...
+    if pattern:
+        row_labels = (1 << g.LABEL_BITS) - 1 - row_labels
+    shape = (g.HEMISPHERES, g.ROWS_PER_HEMISPHERE, H_COLS)
+    labels = np.broadcast_to(row_labels[None, :, None], shape).astype(np.uint8)
+    bus, select = d // 32, d % 32
+    full = lambda v: np.full(g.NEURONS, v, np.uint16)  # noqa: E731
+    lv = LABEL_SCAN_LEVELS
+    config = SpikingConfig(
+        weights=np.full(shape, g.WEIGHT_MAX, np.uint8), labels=labels,
+        row_mode=np.ones((g.HEMISPHERES, g.ROWS_PER_HEMISPHERE), np.uint8),
+        driver_bus=np.broadcast_to(bus, (g.HEMISPHERES, d.size)).astype(np.uint8),
+        driver_row_select=np.broadcast_to(select, (g.HEMISPHERES, d.size)).astype(np.uint8),
+        driver_mask=np.full((g.HEMISPHERES, d.size), g.ROW_SELECT_MAX, np.uint8),
+        leak=full(lv["leak"]), reset=full(lv["leak"]), threshold=full(lv["threshold"]), tau_mem=full(lv["tau_mem"]),
+        tau_syn_exc=full(lv["tau_syn"]))
+    events = (bus << 14)[None, :] | (select << 6)[None, :] | row_labels.reshape(-1, 2).T
+    return config, events.astype(np.uint16)
+
+
+@experiment("bss2.label_scan", mode="spiking", metrics=("failing_synapses",), params={"repeats": (1, 8)})
+def label_scan(backend, *, repeats: int = 1, spiking_spec: SpikingSpec = DEFAULT_SPIKING_SPEC,
+               progress: bool = False) -> ExperimentResult:
+    """Every synapse's label match through the analog path (docs/acceptance.md#label-match-in-spiking-mode):
+    two complementary label patterns (:func:`label_scan_design`), each one run of 2 x ``repeats`` trials;
+    in trial p the events of the 128 drivers come 75 us apart (each a burst of four), each addressing the
+    label of row 2d + p,
+    so each neuron sees one synapse of its column per event. A synapse responds when the averaged CADC
+    trace of its neuron, averaged 2..9 us after its event, lies above its resting level of the 5 us before
+    by more than the noise bound (the weakest healthy PSP exceeds twice the bound). Judged: the synapses that miss their event in either pattern (limit 0): a
+    label bit stuck at either value, whatever it holds, mismatches in one of the two patterns."""
+    spec = _spec(spiking_spec)
+    ideal = bool(backend.info().ideal)
+    step = 100
+    d = np.arange(g.DRIVERS_PER_HEMISPHERE)
+    t_ev = LABEL_SCAN_FIRST + LABEL_SCAN_SPACING * d
+    lv = LABEL_SCAN_LEVELS
+    model = LifModel.from_levels(leak=lv["leak"], reset=lv["leak"], threshold=lv["threshold"], tau_mem=lv["tau_mem"],
+                                 tau_syn=lv["tau_syn"])
+    rises = []
+    burst = LABEL_SCAN_BURST_CYCLES * np.arange(LABEL_SCAN_BURST)
+    for pattern in (0, 1):
+        config, events = label_scan_design(pattern)
+        trial_of = np.repeat(np.arange(2 * repeats), d.size * burst.size)      # trial p * repeats + r
+        driver = np.tile(np.repeat(d, burst.size), 2 * repeats)
+        times = np.tile((t_ev[:, None] + burst[None, :]).reshape(-1), 2 * repeats).astype(np.int64)
+        stim = SpikingStimulus(times=times, labels=events[trial_of // repeats, driver],
+                               trials=trial_of.astype(np.uint16), n_trials=2 * repeats,
+                               duration=int(t_ev[-1] + LABEL_SCAN_POST[1] + 1), step_ns=step)
+        r = _run(backend, config, stim)
+        y = r.cadc.astype(np.float64).reshape(2, repeats, -1, N).mean(axis=1)          # (parity, samples, 512)
+        t = r.cadc_times.astype(np.int64)
+        rise = np.empty((2, d.size, N))
+        for i, te in enumerate(t_ev):
+            pre = (t >= te - LABEL_SCAN_PRE) & (t < te)
+            post = (t >= te + LABEL_SCAN_POST[0]) & (t < te + LABEL_SCAN_POST[1])
+            rise[:, i] = y[:, post].mean(axis=1) - y[:, pre].mean(axis=1)
+        rises.append(rise)
+    period = g.CADC_PERIOD_DEFAULT
+    n_pre, n_post = LABEL_SCAN_PRE // period, (LABEL_SCAN_POST[1] - LABEL_SCAN_POST[0]) // period
+    s_ = FPGA_CYCLE_NS * 1e-9
+    window = np.linspace(LABEL_SCAN_POST[0] * s_, LABEL_SCAN_POST[1] * s_, 64)
+    lags = (burst + 1) * s_           # each event of the burst takes effect at its next grid point (<= 1 cycle on)
+    jump = model.jump(g.WEIGHT_MAX)
+
+    def weakest(tm, ts, gs, gd, gi, gc):
+        """The burst's PSP at its least over the window (the samples' mean is at least that)."""
+        a, b = (np.asarray(x, np.float64)[..., None, None] for x in (1.0 / tm, 1.0 / ts))
+        v = psp_shape(window[:, None] - lags[None, :], a, b).sum(axis=-1).min(axis=-1)
+        return jump * gs * gd * gi * gc * (1.0 / tm) * v
+
+    if ideal:
+        amp_min = float(weakest(*(np.array([v]) for v in (model.tau_mem, model.tau_syn, 1.0, 1.0, 1.0, 1.0)))[0])
+        noise = 1.0 + model.float32_error(int(t_ev[-1] * FPGA_CYCLE_NS / step), step)   # the floor of each mean
+        residual, note = 0.0, "ideal chip: no noise, the floor's 1 code"
+    else:
+        zb = _z(spec.false_alarm / 2, N * 6)
+        box = {"tm": _tau_range(model.tau_mem, spec.tau_gain, zb), "ts": _tau_range(model.tau_syn, spec.tau_gain, zb),
+               "gs": _gain_range(spec.synapse_gain, zb), "gd": _gain_range(spec.driver_gain, zb),
+               "gi": _gain_range(spec.input_gain, zb), "gc": _gain_range(spec.cadc_slope, zb)}
+        # The earlier PSP left at the next event's resting window (the slowest, largest corner), which
+        # may fall by that much over the response window.
+        slow = dataclasses.replace(model, tau_mem=box["tm"][1], tau_syn=box["ts"][1])
+        gain_hi = box["gs"][1] * box["gd"][1] * box["gi"][1] * box["gc"][1]
+        residual = LABEL_SCAN_BURST * float(slow.psp((LABEL_SCAN_SPACING - LABEL_SCAN_PRE - burst[-1]) * s_,
+                                                     jump * gain_hi))
+        amp_min = float(corners(weakest, box)[0]) - residual
+        # A difference of two means of OU-correlated samples (at the largest tau_mem), over the repeats.
+        rho = math.exp(-period * s_ / box["tm"][1])
+        sigma = math.sqrt(((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+                          * (1 + rho) / (1 - rho) * (1 / n_pre + 1 / n_post) / repeats)
+        zn = _z(spec.false_alarm / 2, 2 * 2 * d.size * N)
+        noise = zn * sigma
+        note = (f"noise bound {noise:.2f} LSB: {zn:.2f} sigma of the difference of the response's and the resting "
+                f"level's means ({sigma:.2f} LSB: membrane, read, floor; OU-correlated; {repeats} repeats); weakest "
+                f"healthy PSP over the window {amp_min:.2f} LSB (mismatch box at {zb:.2f} sigma, less "
+                f"{residual:.2f} LSB of the previous PSP)")
+    if amp_min - noise <= noise:
+        raise RuntimeError(f"bss2.label_scan: the weakest healthy PSP ({amp_min:.2f} LSB) does not clear twice the "
+                           f"noise bound ({noise:.2f} LSB); more repeats separate them")
+    rise = np.stack(rises)                                                     # (pattern, parity, driver, 512)
+    seen = rise > noise
+    missing = ~seen.all(axis=0)                                                # (parity, driver, 512)
+    # (parity p, driver d, neuron n) is the synapse (hemisphere n // 256, row 2 d + p, column n % 256).
+    p_idx, d_idx, n_idx = np.nonzero(missing)
+    where = np.stack([n_idx // H_COLS, 2 * d_idx + p_idx, n_idx % H_COLS], axis=1)
+    where = where[np.lexsort(where.T[::-1])]
+    total = g.HEMISPHERES * g.ROWS_PER_HEMISPHERE * H_COLS
+    shown = ", ".join(f"{h}:{row}:{col}" for h, row, col in where[:10]) + (
+        f" and {len(where) - 10} more" if len(where) > 10 else "")
+    metric = Metric("failing_synapses", int(len(where)), 0, "<=",
+                    "model: the digital label match (every synapse answers its row's label in both patterns); a "
+                    "response is a rise beyond the noise bound, " + note, "synapses",
+                    detail="synapses (hemisphere:row:column) that missed their event in a pattern"
+                           + (f": {shown}" if len(where) else "")).with_interval(
+        statistics.count_interval(int(len(where)), total, "synapses"))
+    return ExperimentResult(
+        experiment="bss2.label_scan", params=dict(repeats=repeats),
+        raw={"label_scan_rise": rise}, prediction={"label_scan_weakest": np.array([amp_min]),
+                                                    "label_scan_noise": np.array([noise])},
+        metrics=_finish((metric,), ideal),
+        stimulus={"event_times": t_ev, "events_pattern0": label_scan_design(0)[1],
+                  "events_pattern1": label_scan_design(1)[1]},
+        model={"model": model.record(), "spec": spec.record()},
+        summary={"noise_bound_lsb": noise, "weakest_psp_lsb": amp_min, "residual_lsb": residual,
+                 "failing": [[int(x) for x in w] for w in where[:64]]},
     )
 
 

@@ -13,7 +13,6 @@ from scipy import stats
 
 from emulator.bss2 import Faults
 from emulator.bss2 import geometry as g
-from emulator.bss2.capmem import DEFAULT_LEVELS
 from hil.acceptance import certificate_document, default_spec_path, load_spec, run_acceptance
 from hil.acceptance import campaign as c
 from hil.acceptance.certificate import NO_COVERAGE, coverage_document, render_certificate
@@ -83,11 +82,11 @@ def _size(cls, fault) -> float:
         return abs(fault[1])
     if cls.field == "cadc_slopes":
         return abs(fault[1] - 1.0)
-    return abs(fault.level - DEFAULT_LEVELS[fault.parameter])
+    raise AssertionError(f"{cls.name} has no floor")
 
 
 FLOORS = {"noisy-neuron": c.NOISY_SIGMA_FLOOR, "cadc-offset": c.CADC_OFFSET_FLOOR,
-          "cadc-slope": c.CADC_SLOPE_FLOOR, "stuck-capmem": c.CAPMEM_LEVEL_FLOOR}
+          "cadc-slope": c.CADC_SLOPE_FLOOR}
 
 
 @pytest.mark.parametrize("cls", c.FAULT_CLASSES, ids=lambda k: k.name)
@@ -240,6 +239,27 @@ def test_docs_table_names_every_class_with_its_fault_syntax():
     section = text.split("## Fault model and coverage campaign", 1)[1]
     rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines()
             if line.startswith("| `")}
-    assert set(c.CLASS_NAMES) <= set(rows)
-    for cls in c.FAULT_CLASSES:
+    assert set(c.CLASS_NAMES) | {k.name for k in c.LINK_CLASSES} <= set(rows)
+    for cls in c.FAULT_CLASSES + c.LINK_CLASSES:
         assert f"`{cls.syntax}`" in rows[cls.name], cls.name
+
+
+def test_stuck_capmem_draws_every_cell_at_any_level():
+    cells = [_only(f, "stuck_capmem") for f in c.draw_faults(c.fault_class("stuck-capmem"), DRAWS, seed=0)]
+    assert {x.parameter for x in cells} == set(c.CAPMEM_PARAMETERS)
+    levels = [x.level for x in cells]
+    assert min(levels) < 50 and max(levels) > g.CAPMEM_LEVEL_MAX - 50
+
+
+@pytest.mark.board
+def test_link_classes_end_in_a_link_outcome_over_the_wire():
+    config = c.CampaignConfig(faults_per_class=0, healthy=0, classes=(), link_per_class=2, workers=2)
+    r = c.run_campaign(SPEC, config, progress=False)
+    assert [k.name for k in r.classes] == [k.name for k in c.LINK_CLASSES]
+    for k in r.classes:
+        assert (k.caught.k, k.caught.n) == (2, 2), k.missed
+        assert sum(n for _, n in k.metrics) == 2 and {m for m, _ in k.metrics} <= set(c.LINK_OUTCOMES)
+    assert {b.verdict for b in r.boards} <= set(c.LINK_OUTCOMES)
+    assert all(b.fault and b.fault[0].split("=")[0] in ("drop-after", "slow") for b in r.boards)
+    with pytest.raises(InvalidValue, match="link_per_class"):
+        c.CampaignConfig(link_per_class=1, transport="emulator")

@@ -25,6 +25,7 @@ SMALL = {
     "bss2.spike_threshold": {"trials": statistics.BOOTSTRAP_MIN_SAMPLES, "duration_us": 50.0},
     "bss2.fi_curve": {"trials": 1},
     "bss2.label_routing": {"events": 8},
+    "bss2.label_scan": {},
     "bss2.cadc_vs_madc": {"neurons": 2},
     "bss2.trace_alignment": {"trials": 2},
     # The structural tests (one size each).
@@ -34,7 +35,7 @@ SMALL = {
     "bss2.column_check": {},
     # The CADC channels' transfer and the CapMem cells.
     "bss2.cadc_transfer": {"repeats": 4},
-    "bss2.capmem_scan": {"trials": 1},
+    "bss2.capmem_scan": {"trials": 2},
 }
 DIGITAL = {"bss2.synapse_memory"}
 """Experiments of a digital readback: their counts are exact on every chip (no noise to sample)."""
