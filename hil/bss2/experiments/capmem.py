@@ -31,7 +31,7 @@ from ..models import (DEFAULT_SPIKING_SPEC, FPGA_CYCLE_NS, LifModel, SpikingSpec
 from ..types import SpikingConfig, SpikingStimulus
 from .mac import index_list
 from .spiking import (_count_metric, _finish, _gain_range, _grid_isi, _mean_isi, _neuron_box, _outside, _run, _spec,
-                      _spike_stats, _tau_range, _z, corners, measure_threshold, resting_bounds)
+                      _spike_stats, _tau_range, _z, corners, measure_threshold, resting_bounds, sample_sigma)
 
 N = g.NEURONS
 STEP = 100
@@ -125,12 +125,6 @@ def _quiet(duration: int, trials: int, **kw) -> SpikingStimulus:
     return SpikingStimulus(times=[], labels=[], duration=duration, n_trials=trials, step_ns=STEP, **kw)
 
 
-def _sigma_read(spec: SpikingSpec) -> float:
-    """LSB: one CADC sample's noise (membrane, at most 5 sigma of its spread above nominal; read; the
-    floor dithered by them). A mean of correlated samples: no averaging claimed."""
-    return math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
-
-
 def _zs(spec: SpikingSpec, tests: int) -> tuple[float, float]:
     """z of the mismatch (half the share) and of the noise (the other half), Bonferroni over ``tests``."""
     return _z(spec.false_alarm / 2, tests), _z(spec.false_alarm / 2, tests)
@@ -179,10 +173,10 @@ def _reset(backend, spec, ideal, trials) -> CellCheck:
             hi.append(lo[-1])
             continue
         sigma = math.sqrt(spec.potential_sigma(v, "voltage") ** 2 + spec.cadc_offset**2 + (spec.cadc_slope * v) ** 2)
-        lo.append(np.full(N, math.floor(v - z_mis * sigma - z_noise * _sigma_read(spec))))
+        lo.append(np.full(N, math.floor(v - z_mis * sigma - z_noise * sample_sigma(spec))))
         hi.append(np.full(N, v + z_mis * sigma + z_noise * spec.sigma_cadc))
-    # The held fraction on the slowest corner of the box (the approach from reset to threshold).
-    box = _neuron_box(LifModel.from_levels(reset=LEVELS["reset"][1], i_const=STRONG_DRIVE), spec, z_mis)
+    # The held fraction on the slowest corner of the box (the longest approach: from the lower reset).
+    box = _neuron_box(LifModel.from_levels(reset=LEVELS["reset"][0], i_const=STRONG_DRIVE), spec, z_mis)
     v_inf = box["leak"][0] + box["i_const"][0]
     approach = box["tau_mem"][1] * math.log((v_inf - box["reset"][0]) / (v_inf - box["threshold"][1]))
     held = RESET_HOLD * STAMP / (RESET_HOLD * STAMP + approach + CADC_DT)
@@ -222,7 +216,7 @@ def _i_const(backend, spec, ideal, trials) -> CellCheck:
                               + spec.cadc_offset**2 + (spec.cadc_slope * (leak + i)) ** 2)
             tau_hi = _tau_range(model.tau_mem, spec.tau_gain, z_mis)[1]
             rest = i * _gain_range(spec.current_gain, z_mis)[1] * math.exp(-SETTLED_FROM * STAMP / tau_hi)
-            half = z_mis * sigma + z_noise * _sigma_read(spec)
+            half = z_mis * sigma + z_noise * sample_sigma(spec)
             a, b = leak + i - 0.5 - half - rest, leak + i - 0.5 + half
         lo.append(np.full(N, a))
         hi.append(np.full(N, b))
@@ -262,7 +256,8 @@ def _tau_mem(backend, spec, ideal, trials) -> CellCheck:
         hold = model.grid_hold(STEP)
         spans.append(_mean_isi(s["count"], s["first"], s["last"]) - hold * H)
         if ideal:
-            t = float(model.grid_spike_steps(STEP, SPIKE_CYCLES)[1:2].sum() - model.grid_spike_steps(STEP, SPIKE_CYCLES)[0])
+            steps = model.grid_spike_steps(STEP, SPIKE_CYCLES)
+            t = float(steps[1] - steps[0])                            # hold + the steps of one approach
             margins.append(0.0)
             t_lo.append((t - hold) * H - STAMP - H)
             t_hi.append((t - hold) * H + STAMP + H)
@@ -341,7 +336,7 @@ def _tau_syn(kind: str):
         # The area's noise: the samples of the window and the baseline (OU-correlated at tau_mem's largest
         # value), over the trials; the floor is dithered by the noise and drops out against the baseline.
         rho = math.exp(-CADC_DT / tm_hi)
-        var1 = _sigma_read(spec) ** 2 * (1 + rho) / (1 - rho)
+        var1 = sample_sigma(spec) ** 2 * (1 + rho) / (1 - rho)
         m = int(pre.sum()) * n_trials * 2
         noise = z_noise * math.sqrt(var1 * n_win * CADC_DT**2 / n_trials + var1 / m * (n_win * CADC_DT) ** 2)
         bounds = []
@@ -471,7 +466,7 @@ def _adaptation(cell: str):
                                             off + slope * linear_adex(leak, i_const, a, tau_mem, tau_w, t).mean(),
                                             centre, sigmas)
             euler = nom["i_const"] * (1 + z_mis * spec.current_gain) * H / (nom["tau_mem"] / (1 + z_mis * spec.tau_gain))
-            half = z_mis * sigma + z_noise * _sigma_read(spec) + euler
+            half = z_mis * sigma + z_noise * sample_sigma(spec) + euler
             lo.append(np.full(N, value - 0.5 - half))
             hi.append(np.full(N, value - 0.5 + half))
         note = ("ideal chip: the closed-form linear AdEx neuron's codes, within the Euler step of w" if ideal else

@@ -85,6 +85,12 @@ def _around(value: float, sigma: float, z: float) -> tuple[float, float]:
     return value - z * sigma, value + z * sigma
 
 
+def sample_sigma(spec: SpikingSpec) -> float:
+    """LSB: one CADC sample's noise: the membrane's (at most 5 sigma of its spread over neurons above
+    nominal), the read noise and the floor dithered by them (1/12)."""
+    return math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+
+
 def _run(backend, config: SpikingConfig, stimulus: SpikingStimulus):
     backend.configure(config)
     return backend.run(stimulus)
@@ -781,7 +787,7 @@ def response_bounds(spec: SpikingSpec, ideal: bool, model: LifModel, repeats: in
            "gs": _gain_range(spec.synapse_gain, zb), "gd": _gain_range(spec.driver_gain, zb),
            "gi": _gain_range(spec.input_gain, zb), "gc": _gain_range(spec.cadc_slope, zb)}
     amp_min = float(corners(weakest, box)[0])
-    sigma = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+    sigma = sample_sigma(spec)
     zn = _z(spec.false_alarm / 2, tests)
     noise = 2 * zn * sigma / math.sqrt(repeats)        # a sample's deviation and the resting level's
     return amp_min, noise, (f"noise bound {noise:.2f} LSB: {zn:.2f} sigma of a sample ({sigma:.2f} LSB: membrane, read, "
@@ -1029,8 +1035,7 @@ def label_scan(backend, *, repeats: int = 1, spiking_spec: SpikingSpec = DEFAULT
         amp_min = float(corners(weakest, box)[0]) - residual
         # A difference of two means of OU-correlated samples (at the largest tau_mem), over the repeats.
         rho = math.exp(-period * s_ / box["tm"][1])
-        sigma = math.sqrt(((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
-                          * (1 + rho) / (1 - rho) * (1 / n_pre + 1 / n_post) / repeats)
+        sigma = sample_sigma(spec) * math.sqrt((1 + rho) / (1 - rho) * (1 / n_pre + 1 / n_post) / repeats)
         zn = _z(spec.false_alarm / 2, 2 * 2 * d.size * N)
         noise = zn * sigma
         note = (f"noise bound {noise:.2f} LSB: {zn:.2f} sigma of the difference of the response's and the resting "
@@ -1183,7 +1188,7 @@ def resting_bounds(spec: SpikingSpec, leak: float, ideal: bool, tests: int = N) 
         return b, b, "ideal chip: the resting membrane reads floor(leak) exactly"
     z_mis, z_noise = _z(spec.false_alarm / 2, tests), _z(spec.false_alarm / 2, tests)
     sigma_b = math.sqrt(spec.potential_sigma(leak, "leak") ** 2 + spec.cadc_offset**2 + (spec.cadc_slope * leak) ** 2)
-    sigma_read = math.sqrt((spec.sigma_mem * (1 + 5 * spec.sigma_mem_spread)) ** 2 + spec.sigma_cadc**2 + 1 / 12)
+    sigma_read = sample_sigma(spec)
     half = z_mis * sigma_b + z_noise * sigma_read      # a mean of correlated samples: no averaging claimed
     src = (f"model: leak {leak:g} LSB - 1/2 (the floor) -+ {z_mis:.2f} x {sigma_b:.2f} LSB (leak cell "
            f"{spec.leak_offset} LSB, {spec.leak_gain:.0%}; CADC offset {spec.cadc_offset}, slope {spec.cadc_slope:.1%}) "

@@ -19,12 +19,17 @@ from drivers.inventory import Inventory
 
 from ...contract.backend import Backend, open as open_backend
 from ...contract.errors import InvalidValue
+from .. import session as _session
 from .partition import product
 
+_slot = _session.Slot()
 
-class Session:
+
+class Session(_session.Session):
     """The devices ``matmul`` runs on, from :func:`init` until :func:`release`; also a
     context manager that releases them on exit."""
+
+    slot = _slot
 
     def __init__(self, backends: tuple[Backend, ...], owned: tuple[Backend, ...]):
         self.backends = backends
@@ -44,19 +49,8 @@ class Session:
         for b in self._owned:
             b.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        release(self)
-        return False
-
     def __repr__(self) -> str:
         return f"<hil.torch.perceptron session on {list(self.backends)}>"
-
-
-_lock = threading.Lock()
-_active: Session | None = None
 
 
 def _devices(spec, opened: list) -> list[Backend]:
@@ -97,27 +91,16 @@ def init(*backends) -> Session:
         for b in opened:
             b.close()
         raise
-    session = Session(tuple(devices), tuple(opened))
-    global _active
-    with _lock:
-        previous, _active = _active, session
-    if previous is not None:
-        previous.close()
-    return session
+    return _slot.install(Session(tuple(devices), tuple(opened)))
 
 
 def release(session: Session | None = None) -> None:
     """Ends the active session (or ``session``, if it is the active one): closes the devices
     it opened. The next ``matmul`` opens the embedded emulated chip again."""
-    global _active
-    with _lock:
-        if _active is None or (session is not None and session is not _active):
-            return
-        previous, _active = _active, None
-    previous.close()
+    _slot.release(session)
 
 
 def active() -> Session:
     """The active session; the embedded emulated chip if none was initialised."""
-    session = _active
+    session = _slot.active
     return session if session is not None else init()

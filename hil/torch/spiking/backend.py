@@ -12,17 +12,19 @@ chip (``hil.backend.open("emulator")``) and keeps it, so its run counter (which 
 temporal noise) advances from run to run as a chip's does. An :class:`Experiment` given
 its own ``backend`` uses that instead.
 """
-import threading
-
 from ...contract.backend import Backend, open as open_backend
 from ...contract.errors import InvalidValue, Unsupported
+from .. import session as _session
 
 MODE = "spiking"
+_slot = _session.Slot()
 
 
-class Session:
+class Session(_session.Session):
     """The device experiments run on, from :func:`init` until :func:`release`; also a context
     manager that releases it on exit."""
+
+    slot = _slot
 
     def __init__(self, device: Backend, owned: bool):
         self.device = device
@@ -32,19 +34,8 @@ class Session:
         if self._owned:
             self.device.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        release(self)
-        return False
-
     def __repr__(self) -> str:
         return f"<hil.torch.spiking session on {self.device!r}>"
-
-
-_lock = threading.Lock()
-_active: Session | None = None
 
 
 def device_of(spec) -> tuple[Backend, bool]:
@@ -68,26 +59,15 @@ def init(backend="emulator") -> Session:
     name; default: the embedded emulated chip) from now on; returns the session. A session
     already active is released first."""
     device, owned = device_of(backend)
-    session = Session(device, owned)
-    global _active
-    with _lock:
-        previous, _active = _active, session
-    if previous is not None:
-        previous.close()
-    return session
+    return _slot.install(Session(device, owned))
 
 
 def release(session: Session | None = None) -> None:
     """Ends the active session (or ``session``, if it is the active one), closing a device it opened."""
-    global _active
-    with _lock:
-        if _active is None or (session is not None and session is not _active):
-            return
-        previous, _active = _active, None
-    previous.close()
+    _slot.release(session)
 
 
 def active() -> Backend:
     """The active session's device; the embedded emulated chip (opened now) if none was initialised."""
-    session = _active
+    session = _slot.active
     return (session if session is not None else init()).device

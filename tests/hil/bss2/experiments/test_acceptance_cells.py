@@ -1,4 +1,4 @@
-"""The cell-level acceptance experiments (hil/bss2/experiments/cells.py): healthy serials and the
+"""The cell-level acceptance experiments (bss2.cadc_transfer, capmem_scan and label_scan): healthy serials and the
 ideal chip pass; faults above the stated floors (docs/acceptance.md#cadc-capmem-labels-and-the-link)
 are caught at fixed positions, hemisphere 1 and the last column included. (The link outcome:
 tests/hil/acceptance/test_link_outcome.py.)"""

@@ -7,7 +7,6 @@ import pytest
 
 import hil
 from emulator.bss2 import Faults
-from hil.bss2.experiments.cells import UNESTIMATED
 from hil.contract import statistics
 
 SMALL = {
@@ -57,9 +56,7 @@ def test_every_metric_has_an_interval_or_a_reason(results):
         assert sorted(m.name for m in r.metrics) == sorted(hil.experiment.get(name).metric_names)
         for m in r.metrics:
             where = f"{name}.{m.name}"
-            if not ideal and m.name in UNESTIMATED.get(name, ()):
-                assert m.no_interval.startswith("undefined: not estimated yet"), where     # a stated gap
-            elif ideal or name in DIGITAL:
+            if ideal or name in DIGITAL:
                 # Exact, or the interval the experiment estimates from the spread over neurons or
                 # a fit's residuals (normal, symmetric), which an ideal chip has too.
                 assert m.no_interval.startswith("exact:") or (m.interval is not None and m.interval_method), where
@@ -80,8 +77,6 @@ def test_every_interval_holds_its_value_and_names_its_statistics(results):
             assert all(m.no_interval.startswith("exact:") for m in r.metrics), name
             continue
         for m in r.metrics:
-            if m.name in UNESTIMATED.get(name, ()):
-                continue
             # Clopper-Pearson holds the count, chi-square the estimate, the others are value -+ errors.
             assert m.low <= m.value <= m.high, f"{name}.{m.name}"
             methods[f"{name}.{m.name}"] = m.interval_method
