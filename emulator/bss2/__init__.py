@@ -6,7 +6,7 @@
 from . import geometry
 from .chip import MODEL, VirtualChip
 from .faults import Faults, StuckBit, StuckCapmemCell, StuckLabelBit
-from .identity import DEFAULT_SERIAL, serial_to_seed
+from ..identity import DEFAULT_SERIAL, serial_to_seed
 
 __all__ = ["DEFAULT_SERIAL", "Faults", "MODEL", "StuckBit", "StuckCapmemCell", "StuckLabelBit", "VirtualChip",
            "geometry", "serial_to_seed"]

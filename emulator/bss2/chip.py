@@ -17,7 +17,7 @@ import numpy as np
 
 from . import cadc, capmem, fixed_pattern, geometry as g, lif, neuron, spiking, synapse_array, synapse_driver
 from .faults import Faults
-from .identity import DEFAULT_SERIAL, serial_to_seed
+from ..identity import DEFAULT_SERIAL, serial_to_seed
 from .._native import ffi, lib
 from ..errors import InvalidInput
 

@@ -76,7 +76,7 @@ class ChipDut:
             raise InvalidValue("geometry", f"the session's pattern is for {meta['geometry']}, not {geometry}")
         self.pattern = meta
         self.seed = int(meta["seed"])
-        """The chip seed (``emulator.bss2.identity.serial_to_seed`` of its serial): keys the noise."""
+        """The chip seed (``emulator.identity.serial_to_seed`` of its serial): keys the noise."""
         self.calibrated_trims = np.array(meta["calibrated_trims"], np.uint8)
         """(hemispheres, rows) uint8: the chip's calibrated driver offset trims."""
         self.cycles = 0

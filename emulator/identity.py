@@ -1,7 +1,7 @@
-"""A virtual chip's identity: its serial string, hashed to a 64-bit seed."""
+"""A virtual chip's identity, for every family: its serial string, hashed to a 64-bit seed."""
 import hashlib
 
-from ..errors import InvalidInput
+from .errors import InvalidInput
 
 DEFAULT_SERIAL = "EMU-0001"
 SERIAL_MAX_LENGTH = 64
