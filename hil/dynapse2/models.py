@@ -1,0 +1,113 @@
+"""Closed-form models of the Dynap-SE2-like family's analog circuits (docs/dynapse2.md#models), the
+references its experiments will judge against. So far the DPI circuit's time constants and pulse
+widths, and a DPI synapse's response to one event and to a regular train.
+
+Currents in amperes, capacitances in farads, times in seconds."""
+import math
+from dataclasses import dataclass
+
+from ..contract import validation
+from ..contract.errors import InvalidValue
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The circuit's layout constants (seed 004's names; values as rockpool's ``default_layout``)."""
+
+    C_mem: float = 3e-12
+    """F: the membrane capacitance."""
+    C_ampa: float = 24.5e-12
+    C_gaba: float = 25e-12
+    C_nmda: float = 25e-12
+    C_shunt: float = 24.5e-12
+    """F: the four synapse types' capacitances."""
+    C_ahp: float = 40e-12
+    """F: the adaptation (AHP) capacitance."""
+    C_pulse: float = 0.5e-12
+    C_pulse_ahp: float = 0.5e-12
+    C_ref: float = 1.5e-12
+    """F: the pulse extender's, the AHP pulse's and the refractory circuit's capacitances."""
+    Io: float = 5e-13
+    """A: the transistors' leakage (dark) current, the smallest current a bias gives."""
+    kappa_n: float = 0.75
+    kappa_p: float = 0.66
+    """Subthreshold slope factors of the n- and p-type transistors."""
+    U_T: float = 25e-3
+    """V: the thermal voltage."""
+    Vth: float = 0.7
+    """V: the pulse circuits' switching voltage."""
+
+    def __post_init__(self):
+        for name, value in self.__dict__.items():
+            validation.real(name, value, lo=1e-18, hi=10.0)
+
+    @property
+    def kappa(self) -> float:
+        """The mean slope factor the DPI circuits see, (kappa_n + kappa_p) / 2 (as rockpool's DynapSim)."""
+        return (self.kappa_n + self.kappa_p) / 2
+
+
+DEFAULT_LAYOUT = Layout()
+
+
+def _positive(name: str, value) -> float:
+    v = validation.real(name, value, lo=0.0, hi=1.0)
+    if v <= 0:
+        raise InvalidValue(name, f"{value!r} is outside the allowed range: > 0 and <= 1")
+    return float(v)
+
+
+def time_constant(i_tau: float, capacitance: float, layout: Layout = DEFAULT_LAYOUT) -> float:
+    """s: a DPI circuit's time constant ``C U_T / (kappa I_tau)`` for its leak current ``i_tau`` (A, > 0)."""
+    return _positive("capacitance", capacitance) * layout.U_T / (layout.kappa * _positive("i_tau", i_tau))
+
+
+def tau_current(tau: float, capacitance: float, layout: Layout = DEFAULT_LAYOUT) -> float:
+    """A: the leak current that gives time constant ``tau`` (s, > 0): the inverse of :func:`time_constant`."""
+    return _positive("capacitance", capacitance) * layout.U_T / (layout.kappa * _positive("tau", tau))
+
+
+def pulse_width(i_pulse: float, capacitance: float, layout: Layout = DEFAULT_LAYOUT) -> float:
+    """s: a pulse circuit's width ``Vth C / I_pulse`` (the pulse extender, the refractory period)."""
+    return layout.Vth * _positive("capacitance", capacitance) / _positive("i_pulse", i_pulse)
+
+
+@dataclass(frozen=True)
+class DpiSynapse:
+    """A DPI synapse (a log-domain low-pass filter): between events its current decays with
+    ``tau = C U_T / (kappa I_tau)``; an event, a pulse of ``t_pulse`` seconds, adds
+    ``(I_gain I_w / I_tau)(1 - exp(-t_pulse / tau))`` (seed 004's DynapSim equations)."""
+
+    i_tau: float
+    """A: the leak current."""
+    i_gain: float
+    """A: the gain current."""
+    i_w: float
+    """A: the weight current of the event (a sum of the base weights its CAM mask selects)."""
+    capacitance: float = DEFAULT_LAYOUT.C_ampa
+    t_pulse: float = 10e-6
+    """s: the pulse extender's width (rockpool's default)."""
+    layout: Layout = DEFAULT_LAYOUT
+
+    def __post_init__(self):
+        for name in ("i_tau", "i_gain", "i_w", "capacitance", "t_pulse"):
+            _positive(name, getattr(self, name))
+
+    @property
+    def tau(self) -> float:
+        return time_constant(self.i_tau, self.capacitance, self.layout)
+
+    @property
+    def jump(self) -> float:
+        """A: what one event adds to the synaptic current."""
+        return self.i_gain * self.i_w / self.i_tau * -math.expm1(-self.t_pulse / self.tau)
+
+    def response(self, t: float) -> float:
+        """A: the current ``t`` seconds (>= 0) after one event into a synapse at rest."""
+        t = validation.real("t", t, lo=0.0, hi=1e3)
+        return self.jump * math.exp(-t / self.tau)
+
+    def train_peak(self, period: float) -> float:
+        """A: the steady peak under a regular train of ``period`` seconds (> 0), just after an event:
+        ``jump / (1 - exp(-period / tau))``."""
+        return self.jump / -math.expm1(-_positive("period", period) / self.tau)
