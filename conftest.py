@@ -22,7 +22,7 @@ With ``--board`` or ``--boards`` the session leases its board at first use
 import pytest
 
 import hil
-from hil.errors import Unsupported
+from hil.errors import UnknownBackend, Unsupported
 from hil.server.pytest_pool import SessionBoard, board_pool
 from hil.results.store import ResultStore
 from hil.server.process import BoardProcess
@@ -97,7 +97,7 @@ def backend_name(request) -> str:
 def open_backend(pytestconfig, backend_name):
     """Factory: opens more devices of the selected backend; all are closed at the end.
 
-    ``open_backend(serial=..., ideal=True, faults=...)``. With ``--backend board``
+    ``open_backend(serial=..., ideal=True, faults=..., family="dynapse2")``. With ``--backend board``
     and no ``--board``/``--boards``, each call starts a virtual board (``hil serve``
     in its own process, on a free loopback port) with those options and connects
     to it over pyvisa. With them, ``open_backend()`` connects to the board this
@@ -113,12 +113,16 @@ def open_backend(pytestconfig, backend_name):
         options = _options(pytestconfig, **options)
         if backend_name == "board":
             if session_board is not None:
+                family = options.pop("family", None)
                 if options:
                     pytest.skip(f"a real board ({session_board.describe()}) cannot be opened "
                                 f"with {sorted(options)}")
                 board = session_board.get()
+                if family is not None and board.family is not None and board.family != family:
+                    pytest.skip(f"the session's board ({session_board.describe()}) is a {board.family} board, "
+                                f"not a {family} one")
                 b = hil.backend.open("board", resource=board.resource, token=session_board.token,
-                                     expected_serial=board.serial)
+                                     expected_serial=board.serial, family=family)
             else:
                 proc = BoardProcess(**options)
                 processes.append(proc)
@@ -126,7 +130,7 @@ def open_backend(pytestconfig, backend_name):
         else:
             try:
                 b = hil.backend.open(backend_name, **options, **_backend_options(pytestconfig, backend_name))
-            except (Unsupported, TypeError) as exc:
+            except (Unsupported, UnknownBackend, TypeError) as exc:
                 pytest.skip(f"the {backend_name} backend cannot open with {sorted(options)}: {exc}")
         opened.append(b)
         return b

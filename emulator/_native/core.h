@@ -18,5 +18,6 @@
 #include "thread_pool.h"
 #include "bss2/mac.h"
 #include "bss2/lif.h"
+#include "dynapse2/dpi.h"
 
 #endif

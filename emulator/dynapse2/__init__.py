@@ -1,9 +1,11 @@
-"""Dynap-SE2-like chip family (docs/dynapse2.md). So far: its geometry and the bias generators
-(:mod:`.biasgen`); the DPI neurons and synapses and the CAM/SRAM routing come next (docs/ROADMAP.md).
+"""Dynap-SE2-like chip family (docs/dynapse2.md): the geometry, the bias generators (:mod:`.biasgen`), the
+DPI circuits (:mod:`.circuit`), the router's tables (:mod:`.routing`) and the virtual board
+(:class:`VirtualBoard`) whose runs the C core computes (:mod:`.reference` defines them in numpy).
 
->>> from emulator.dynapse2 import biasgen
+>>> from emulator.dynapse2 import VirtualBoard, biasgen
 >>> biasgen.current("Itau_mem", 3, 100)         # amperes
 """
-from . import biasgen, geometry
+from . import biasgen, circuit, geometry
+from .chip import DEFAULT_SERIAL, MODEL, VirtualBoard
 
-__all__ = ["biasgen", "geometry"]
+__all__ = ["DEFAULT_SERIAL", "MODEL", "VirtualBoard", "biasgen", "circuit", "geometry"]

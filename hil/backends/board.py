@@ -8,11 +8,11 @@ from drivers.board import BoardDriver
 from drivers.protocol import new_token
 
 from ..contract import wire
-from ..contract.backend import Backend, DeviceInfo, register
+from ..contract.backend import ANY_FAMILY, Backend, DeviceInfo, register
 from ..contract.errors import InvalidValue
 
 
-@register("board")
+@register("board", family=ANY_FAMILY)
 class BoardBackend(Backend):
     """The Backend contract over the board protocol (docs/protocol.md).
 
@@ -27,6 +27,7 @@ class BoardBackend(Backend):
     token: the lease's owner token; by default a fresh one of 128 random bits. Give one
         to join a lease held elsewhere under it (the pytest session's board).
     expected_serial: refuse a board whose ``*IDN?`` serial differs.
+    family: refuse a board whose chip is of another family (None: any).
 
     Its :attr:`run_counter` is the board's own (``CHIP:RUN?``), so that a run on it can be
     matched with the emulator of the same serial at the same counter, whoever used the
@@ -36,7 +37,7 @@ class BoardBackend(Backend):
     run_counter_kind = "board"
 
     def __init__(self, resource: str, *, timeout_s: float = 10.0, lease: bool = True, token: str | None = None,
-                 expected_serial: str | None = None):
+                 expected_serial: str | None = None, family: str | None = None):
         super().__init__()
         if not lease and token is not None:
             raise InvalidValue("token", "a token leases the board; it cannot be given with lease=False")
@@ -48,6 +49,8 @@ class BoardBackend(Backend):
             if expected_serial is not None and i["serial"] != expected_serial:
                 raise InvalidValue("expected_serial", f"{resource} answers serial {i['serial']!r}, "
                                    f"not {expected_serial!r}")
+            if family is not None and i["family"] != family:
+                raise InvalidValue("family", f"{resource} holds a {i['family']} chip, not a {family} one")
             self._info = DeviceInfo(backend="board", family=i["family"], serial=i["serial"], model=i["model"],
                                     firmware=i["firmware"], geometry=i["geometry"], modes=tuple(i["modes"]),
                                     ideal=bool(i["ideal"]),

@@ -1,7 +1,11 @@
-"""EmulatorBackend: a virtual chip in this process (the embedded default)."""
+"""The emulator backends: a virtual chip in this process (the embedded default), one per family:
+:class:`EmulatorBackend` (bss2) and :class:`Dynapse2EmulatorBackend` (dynapse2)."""
 import dataclasses
 
+import numpy as np
+
 import emulator
+import emulator.dynapse2 as d2
 from emulator.bss2 import DEFAULT_SERIAL, MODEL, Faults, VirtualChip
 from emulator.bss2 import geometry as g
 from emulator.errors import InvalidInput
@@ -11,6 +15,7 @@ from ..bss2.mac import blockwise
 from ..bss2.types import (FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus, SpikingConfig,
                           SpikingReadout, SpikingStimulus, SynapseMemory, SynapseRead)
 from ..contract import validation
+from ..dynapse2 import types as d2_types
 from ..contract.errors import InvalidValue
 from ..results.jsonable import to_json_value
 from ..rtl.geometry import RtlGeometry
@@ -136,3 +141,74 @@ class EmulatorBackend(Backend):
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
         raise self._unsupported(stimulus, self.info().modes)
+
+
+@register("emulator", family="dynapse2")
+class Dynapse2EmulatorBackend(Backend):
+    """A :class:`emulator.dynapse2.VirtualBoard` behind the Backend contract (docs/dynapse2.md).
+
+    serial: the board's identity (same serial, same chips); ideal: no mismatch and no temporal noise;
+    mesh: (width, height) chips, 1..4 each (default 2 x 2); first_run: the run counter to start at.
+    """
+
+    MODES = ("spiking", "traces", "routing")
+    """'spiking': Config + Stimulus -> Readout; 'traces': a Stimulus's ``record`` is honoured (the state of
+    chosen neurons at every step, which a real board cannot give); 'routing': Config + RouteProbe ->
+    RouteLog, the router alone (not a run: the run counter stays)."""
+
+    run_counter_kind = "chip"
+
+    def __init__(self, serial: str = d2.DEFAULT_SERIAL, ideal: bool = False, mesh=d2.geometry.MESH_DEFAULT,
+                 first_run: int = 0):
+        super().__init__()
+        try:
+            if not (isinstance(mesh, (tuple, list)) and len(mesh) == 2):
+                raise InvalidInput("mesh", f"{mesh!r} is not a (width, height) pair")
+            mesh = tuple(validation.integer(f"mesh[{i}]", m, lo=1, hi=d2.geometry.MESH_MAX) for i, m in enumerate(mesh))
+            self.board = d2.VirtualBoard(serial, mesh=mesh, ideal=ideal)
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+        self.board.run_counter = validation.integer("first_run", first_run, lo=0, hi=2**62)
+        self._geometry = d2_types.geometry(mesh)
+
+    @property
+    def run_counter(self) -> int:
+        return self.board.run_counter
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(backend="emulator", family=d2_types.FAMILY, serial=self.board.serial, model=d2.MODEL,
+                          firmware=f"emulator {emulator.__version__}", geometry=self._geometry, modes=self.MODES,
+                          ideal=self.board.ideal, faults={})
+
+    def identity(self) -> dict:
+        i = self.info()
+        return {"vendor": VENDOR, "model": i.model, "serial": i.serial, "firmware": i.firmware}
+
+    def reset(self) -> None:
+        self._check_open()
+        self.board.reset()
+
+    def configure(self, config) -> None:
+        self._check_open()
+        if not isinstance(config, d2_types.Config):
+            raise self._unsupported(config, self.MODES)
+        config.check_shape(self._geometry)
+        self.board.configure(config.arrays())
+
+    def run(self, stimulus):
+        self._check_open()
+        try:
+            if isinstance(stimulus, d2_types.Stimulus):
+                stimulus.check_shape(self._geometry)
+                out = self.board.run(stimulus.times, stimulus.tags, stimulus.chips, stimulus.cores,
+                                     duration=stimulus.duration, dt=stimulus.dt, record=stimulus.record)
+                return d2_types.Readout.of_neurons(out["times"], out["neurons"], dt=stimulus.dt,
+                                                   traces=out["traces"], record=stimulus.record)
+            if isinstance(stimulus, d2_types.RouteProbe):
+                stimulus.check_shape(self._geometry)
+                spikes = stimulus.spike_chips.astype(np.int32) * d2.geometry.NEURONS + stimulus.spike_neurons
+                return d2_types.RouteLog.of_router(self.board.route(spikes, stimulus.input_tags, stimulus.input_chips,
+                                                                    stimulus.input_cores))
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+        raise self._unsupported(stimulus, self.MODES)

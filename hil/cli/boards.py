@@ -1,6 +1,7 @@
 """``hil serve`` and ``hil boards``: serve a virtual board, and probe the boards of an inventory.
 
     hil serve --port 5025 --serial EMU-0007 --fault dead-neuron=77   # docs/protocol.md
+    hil serve --family dynapse2 --mesh 2x2                           # a Dynap-SE2-like board
     hil boards                                  # $HIL_INVENTORY, else ./inventory.toml
     hil boards --inventory lab.toml --timeout 2
 
@@ -16,9 +17,10 @@ from drivers.board import DEFAULT_TIMEOUT_S
 from drivers.inventory import ENV_INVENTORY, ProbeResult, load_inventory, probe
 
 from ..contract import backend as backends
+from ..contract.errors import InvalidValue
 from .exit_codes import EXIT_FAIL, EXIT_PASS
 from ..server.limits import RANGES, Limits
-from .options import bounded, command, emulator_options, seconds
+from .options import add_family_arguments, bounded, command, emulator_options, seconds
 from .tables import format_table
 
 LIMIT_OPTIONS = {
@@ -46,6 +48,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     r.add_argument("--port", type=bounded(int, 0, 65535, "port"), default=5025,
                    help="TCP port (default 5025; 0 picks a free one)")
+    add_family_arguments(r)
     r.add_argument("--serial", help="serial of the virtual chip")
     r.add_argument("--ideal", action="store_true", help="no mismatch or noise")
     r.add_argument("--fault", action="append", default=[], metavar="FAULT",
@@ -77,6 +80,8 @@ def cmd_serve(args) -> int:
     limits = Limits(**{name: getattr(args, name) for name in LIMIT_OPTIONS})
     options = emulator_options(args)
     if not chip_faults.healthy:
+        if options.get("family", "bss2") != "bss2":
+            raise InvalidValue("--fault", f"the chip faults are bss2's; a {options['family']} board takes none yet")
         options["faults"] = chip_faults
     board = VirtualBoard(backends.open("emulator", **options), args.host, args.port,
                          link_faults=link_faults, limits=limits)

@@ -17,12 +17,12 @@ from ..contract.result import ExperimentResult
 from ..results.store import ResultStore
 from .exit_codes import EXIT_FAIL, EXIT_PASS
 from .folders import fresh_dir, timestamp
-from .options import (STORE_HELP, add_backend_arguments, add_model_arguments, backend_selection, command,
-                      emulator_options, open_selected, spec_from_args)
+from .options import (STORE_HELP, add_backend_arguments, add_family_arguments, add_model_arguments, backend_selection,
+                      command, emulator_options, open_selected, spec_from_args)
 from .tables import metrics_table
 
-DEMO_PREFIX = "bss2.mac_"
-"""``hil demo`` runs every registered experiment whose name starts with this."""
+DEMO_PREFIX = {"bss2": "bss2.mac_", "dynapse2": "dynapse2."}
+"""``hil demo --family F`` runs every registered experiment whose name starts with ``DEMO_PREFIX[F]``."""
 
 
 def add_parsers(sub) -> None:
@@ -37,8 +37,10 @@ def add_parsers(sub) -> None:
 
     command(sub, "experiments", cmd_experiments, "list the registered experiments and their parameters")
 
-    r = command(sub, "demo", cmd_demo, "run the MAC experiments on the emulator and write a report")
+    r = command(sub, "demo", cmd_demo, "run a family's demo experiments on the emulator and write a report "
+                                       "(bss2: the MAC experiments; dynapse2: all of its experiments)")
     r.add_argument("--out", help="report folder (default: ./reports/demo-<UTC timestamp>)")
+    add_family_arguments(r)
     r.add_argument("--serial", help="serial of the virtual chip (default: the emulator's default)")
     r.add_argument("--store", help=STORE_HELP)
 
@@ -51,7 +53,7 @@ def cmd_run(args) -> int:
             raise InvalidValue("--model", f"{args.experiment} takes no model or spec")
         params["spec"] = spec
     store = ResultStore(args.store)
-    name, options = backend_selection(args)
+    name, options = backend_selection(args, family=experiments.family(args.experiment))
     with open_selected(name, options) as backend:
         try:
             result = experiments.run(args.experiment, backend, store=store, progress=sys.stderr.isatty(), **params)
@@ -142,12 +144,14 @@ def print_result(result: ExperimentResult, run_id: str | None, root: Path) -> No
 def cmd_demo(args) -> int:
     from ..results.report import write_report
 
-    names = [n for n in experiments.names() if n.startswith(DEMO_PREFIX)]
+    family = args.family or backends.DEFAULT_FAMILY
+    prefix = DEMO_PREFIX[family]
+    names = [n for n in experiments.names() if n.startswith(prefix)]
     if not names:
-        raise RigError(f"no experiments named {DEMO_PREFIX}*; registered: {experiments.names()}")
+        raise RigError(f"no experiments named {prefix}*; registered: {experiments.names()}")
     store = ResultStore(args.store)
     results, run_ids, errors = [], [], 0
-    with backends.open("emulator", **emulator_options(args)) as backend:
+    with backends.open("emulator", **emulator_options(args, family)) as backend:
         info = backend.info()
         print(f"demo on {info.backend} {info.serial} ({info.model}); store: {store.root}")
         for name in names:
@@ -164,7 +168,8 @@ def cmd_demo(args) -> int:
         print("no experiment produced a result; no report written")
         return EXIT_FAIL
     out = Path(args.out) if args.out else fresh_dir(Path("reports") / f"demo-{timestamp()}")
-    paths = write_report(results, out, title=f"MAC fidelity report: {info.backend} {info.serial}",
+    title = {"bss2": "MAC fidelity report"}.get(family, f"{family} fidelity report")
+    paths = write_report(results, out, title=f"{title}: {info.backend} {info.serial}",
                          run_ids=run_ids)
     passed = errors == 0 and all(r.verdict.passed for r in results)
     print(f"verdict: {'PASS' if passed else 'FAIL'}")

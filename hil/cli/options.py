@@ -15,6 +15,9 @@ from ..contract import backend as backends
 from ..contract.errors import InvalidValue, RigError
 from ..results.store import ENV_ROOT
 
+FAMILIES = ("bss2", "dynapse2")
+"""The chip families (``hil.backend.families()``; not imported, to keep the CLI light)."""
+
 SIMULATORS = ("icarus", "verilator")
 """The rtl backend's simulators (hil.rtl.build.SIMULATORS; not imported, to keep the CLI light)."""
 
@@ -58,18 +61,47 @@ seconds = bounded(float, 0.001, 3600, "seconds")
 """A time-out: 0.001..3600 seconds."""
 
 
-def emulator_options(args) -> dict:
-    """``--serial`` and ``--ideal`` as options of the emulator backend; only those given,
-    so that a backend without such an option is not handed a None it must know to ignore."""
+def mesh(text: str) -> tuple[int, int]:
+    """An argparse type: ``WxH``, a board's mesh of chips (1..4 each)."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        value = (int(w), int(h))
+    except ValueError:
+        value = None
+    if not sep or value is None or not all(1 <= v <= 4 for v in value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT with each 1..4 (e.g. 2x2)")
+    return value
+
+
+def emulator_options(args, family: str | None = None) -> dict:
+    """``--family``, ``--serial``, ``--ideal`` and ``--mesh`` as options of the emulator backend; only those
+    given, so that a backend without such an option is not handed a None it must know to ignore. ``family``:
+    the family to open when ``--family`` is not given (e.g. the experiment's)."""
     options = {}
+    family = getattr(args, "family", None) or family
+    if family is not None:
+        options["family"] = family
     if getattr(args, "serial", None) is not None:
         options["serial"] = args.serial
     if getattr(args, "ideal", False):
         options["ideal"] = True
+    if getattr(args, "mesh", None) is not None:
+        if family != "dynapse2":
+            raise InvalidValue("--mesh", f"only a dynapse2 board has a mesh of chips; this is a {family or 'bss2'} "
+                                         "device (give --family dynapse2)")
+        options["mesh"] = args.mesh
     return options
 
 
+def add_family_arguments(parser) -> None:
+    parser.add_argument("--family", choices=FAMILIES,
+                        help="chip family: bss2 (the default) or dynapse2; a board says its own")
+    parser.add_argument("--mesh", type=mesh, metavar="WxH",
+                        help="dynapse2 emulator: the board's mesh of chips (default 2x2)")
+
+
 def add_backend_arguments(parser, *, ideal: bool = True) -> None:
+    add_family_arguments(parser)
     parser.add_argument("--backend", help="backend to open: emulator (default), rtl (the Verilog models in a "
                                           "simulator), or board (the default with --resource or --board)")
     parser.add_argument("--serial", help="emulator, rtl: the virtual chip's serial; board: the serial its *IDN? "
@@ -87,7 +119,11 @@ def add_backend_arguments(parser, *, ideal: bool = True) -> None:
 def backend_selection(args, *, family: str | None = None, token_prefix: str = "hil") -> tuple[str, dict]:
     """The backend name and its options from ``--backend``, ``--serial``, ``--ideal``,
     ``--resource``, ``--board`` and ``--inventory``. A board is leased under a fresh token
-    for as long as the command runs; ``family``, if given, must be the board's."""
+    for as long as the command runs. The family is ``--family``, else ``family`` (an experiment's or a
+    specification's); a board must hold a chip of it, and says which it holds when neither is given."""
+    if getattr(args, "family", None) is not None and family is not None and args.family != family:
+        raise InvalidValue("--family", f"{args.family!r}, but this command needs a {family} device")
+    family = getattr(args, "family", None) or family
     if args.resource is not None and args.board is not None:
         raise InvalidValue("--board", "give a board by --board NAME or by --resource, not both")
     if args.inventory is not None and args.board is None:
@@ -100,10 +136,14 @@ def backend_selection(args, *, family: str | None = None, token_prefix: str = "h
     if name != "board":
         if on_board:
             raise InvalidValue("--backend", f"{name!r} does not take --resource or --board; use --backend board")
-        return name, {**emulator_options(args), **({"simulator": simulator} if simulator else {})}
+        return name, {**emulator_options(args, family), **({"simulator": simulator} if simulator else {})}
     if getattr(args, "ideal", False):
         raise InvalidValue("--ideal", "a board cannot be made ideal; --ideal is for the emulator")
+    if getattr(args, "mesh", None) is not None:
+        raise InvalidValue("--mesh", "a board has the mesh it has; --mesh is for the emulator")
     options = {"token": new_token(token_prefix)}
+    if family is not None:
+        options["family"] = family
     if args.board is not None:
         from drivers.inventory import load_inventory
 

@@ -111,19 +111,29 @@ class Backend(abc.ABC):
         return f"<{type(self).__name__} {i.family} {i.serial} ({i.model})>"
 
 
-_REGISTRY: dict[str, Callable[..., Backend]] = {}
+DEFAULT_FAMILY = "bss2"
+"""The family ``open`` gives when none is named."""
+
+ANY_FAMILY = "*"
+"""The family of a backend that carries whichever family its device holds (a board): it learns the
+family from the device, and ``open(..., family=F)`` refuses a device of another."""
+
+_REGISTRY: dict[tuple[str, str], Callable[..., Backend]] = {}
 # Built-in backends, imported on first use so that `import hil` stays light and
 # a backend whose tools are missing does not break the others.
-_BUILTIN = {"emulator": "hil.backends.emulator", "board": "hil.backends.board", "model": "hil.backends.model",
-            "rtl": "hil.backends.rtl"}
+_BUILTIN = {("emulator", "bss2"): "hil.backends.emulator", ("emulator", "dynapse2"): "hil.backends.emulator",
+            ("board", ANY_FAMILY): "hil.backends.board", ("model", "bss2"): "hil.backends.model",
+            ("rtl", "bss2"): "hil.backends.rtl",
+            ("rtl", "dynapse2"): "hil.rtl.dynapse2.backend"}
 
 
-def register(name: str):
-    """Class decorator: makes ``open(name, ...)`` construct this backend."""
+def register(name: str, family: str = DEFAULT_FAMILY):
+    """Class decorator: makes ``open(name, family=family, ...)`` construct this backend; ``family``
+    :data:`ANY_FAMILY` for a backend that serves every family (it is given ``family=`` to check)."""
 
     def deco(cls):
         cls.name = name
-        _REGISTRY[name] = cls
+        _REGISTRY[(name, family)] = cls
         return cls
 
     return deco
@@ -131,15 +141,25 @@ def register(name: str):
 
 def available() -> list[str]:
     """Names ``open`` accepts."""
-    return sorted(set(_REGISTRY) | set(_BUILTIN))
+    return sorted({n for n, _ in _REGISTRY} | {n for n, _ in _BUILTIN})
 
 
-def open(name: str = "emulator", **options) -> Backend:  # noqa: A001 - mirrors the builtin on purpose
-    """Opens the backend registered as ``name`` with its options."""
-    if name not in _REGISTRY and name in _BUILTIN:
-        importlib.import_module(_BUILTIN[name])
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise UnknownBackend(f"no backend {name!r}; available: {available()}") from None
-    return cls(**options)
+def families(name: str | None = None) -> list[str]:
+    """The chip families ``open`` knows (for backend ``name``: the ones it opens; '*' for any)."""
+    keys = set(_REGISTRY) | set(_BUILTIN)
+    return sorted({f for n, f in keys if (name is None or n == name) and f != ANY_FAMILY})
+
+
+def open(name: str = "emulator", *, family: str | None = None, **options) -> Backend:  # noqa: A001 - mirrors the builtin
+    """Opens the backend registered as ``name`` for chip ``family`` (default: bss2; a board: whatever
+    family it holds, checked against ``family`` if given) with its options."""
+    for key in ((name, family or DEFAULT_FAMILY), (name, ANY_FAMILY)):
+        if key not in _REGISTRY and key in _BUILTIN:
+            importlib.import_module(_BUILTIN[key])
+        if key in _REGISTRY:
+            if key[1] == ANY_FAMILY:
+                return _REGISTRY[key](family=family, **options)
+            return _REGISTRY[key](**options)
+    if name not in available():
+        raise UnknownBackend(f"no backend {name!r}; available: {available()}")
+    raise UnknownBackend(f"the {name} backend has no family {family!r}; its families: {families(name)}")

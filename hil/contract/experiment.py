@@ -16,7 +16,7 @@ from .result import ExperimentResult, RunContext
 from .validation import integer, real
 
 _EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {}
-_BUILTIN_MODULES = ("hil.bss2.experiments",)
+_BUILTIN_MODULES = ("hil.bss2.experiments", "hil.dynapse2.experiments")
 
 
 def experiment(name: str, *, mode: str | None = None, metrics: tuple[str, ...] | None = None,
@@ -128,6 +128,15 @@ def signature_parameters(name: str) -> tuple[str, ...]:
 def parameter_ranges(name: str) -> dict[str, tuple[float, float]]:
     """The declared ``(lo, hi)`` of each int or float parameter of experiment ``name``."""
     return dict(get(name).param_ranges)
+
+
+def family(name: str) -> str | None:
+    """The chip family experiment ``name`` is for: its name's first part (``dynapse2.routing``: dynapse2),
+    if that is a family a backend opens; else None (an experiment of any family)."""
+    from .backend import families
+
+    prefix = get(name).experiment_name.partition(".")[0]
+    return prefix if prefix in families() else None
 
 
 def mode(name: str) -> str | None:

@@ -1,4 +1,6 @@
-"""The Dynap-SE2-like family (docs/dynapse2.md): so far the bias generators' transfer, public as
+"""The Dynap-SE2-like family (docs/dynapse2.md): its types (:class:`Config`, :class:`Stimulus`,
+:class:`Readout`, :class:`RouteProbe`, :class:`RouteLog`), its models (:mod:`.models`) and experiments, and
+the bias generators' transfer:
 
 >>> hil.dynapse2.bias_current("Itau_mem", 3, 100)      # amperes
 >>> hil.dynapse2.bias_setting("Itau_mem", 5e-9)        # (coarse, fine)
@@ -11,6 +13,7 @@ from emulator.dynapse2 import biasgen as _biasgen
 from emulator.errors import InvalidInput
 
 from ..contract.errors import InvalidValue
+from .types import FAMILY, SYNAPSE_TYPES, Config, Readout, RouteLog, RouteProbe, Stimulus
 
 PARAMETERS = _biasgen.PARAMETERS
 """The core parameters a bias generator sets (``Itau_mem``, ``Igain_ampa``, ``Iw_0``, ...)."""
@@ -34,4 +37,5 @@ def bias_setting(parameter: str, current: float) -> tuple[int, int]:
         raise InvalidValue(e.field, e.problem) from None
 
 
-__all__ = ["PARAMETERS", "bias_current", "bias_setting"]
+__all__ = ["FAMILY", "PARAMETERS", "SYNAPSE_TYPES", "Config", "Readout", "RouteLog", "RouteProbe", "Stimulus",
+           "bias_current", "bias_setting"]

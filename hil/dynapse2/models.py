@@ -4,7 +4,12 @@ widths, and a DPI synapse's response to one event and to a regular train.
 
 Currents in amperes, capacitances in farads, times in seconds."""
 import math
+
+import numpy as np
 from dataclasses import dataclass
+
+from emulator.dynapse2 import geometry as g
+from emulator.dynapse2.circuit import LAYOUT
 
 from ..contract import validation
 from ..contract.errors import InvalidValue
@@ -14,27 +19,27 @@ from ..contract.errors import InvalidValue
 class Layout:
     """The circuit's layout constants (seed 004's names; values as rockpool's ``default_layout``)."""
 
-    C_mem: float = 3e-12
+    C_mem: float = LAYOUT["C_mem"]
     """F: the membrane capacitance."""
-    C_ampa: float = 24.5e-12
-    C_gaba: float = 25e-12
-    C_nmda: float = 25e-12
-    C_shunt: float = 24.5e-12
+    C_ampa: float = LAYOUT["C_ampa"]
+    C_gaba: float = LAYOUT["C_gaba"]
+    C_nmda: float = LAYOUT["C_nmda"]
+    C_shunt: float = LAYOUT["C_shunt"]
     """F: the four synapse types' capacitances."""
-    C_ahp: float = 40e-12
+    C_ahp: float = LAYOUT["C_ahp"]
     """F: the adaptation (AHP) capacitance."""
-    C_pulse: float = 0.5e-12
-    C_pulse_ahp: float = 0.5e-12
-    C_ref: float = 1.5e-12
+    C_pulse: float = LAYOUT["C_pulse"]
+    C_pulse_ahp: float = LAYOUT["C_pulse_ahp"]
+    C_ref: float = LAYOUT["C_ref"]
     """F: the pulse extender's, the AHP pulse's and the refractory circuit's capacitances."""
-    Io: float = 5e-13
+    Io: float = LAYOUT["Io"]
     """A: the transistors' leakage (dark) current, the smallest current a bias gives."""
-    kappa_n: float = 0.75
-    kappa_p: float = 0.66
+    kappa_n: float = LAYOUT["kappa_n"]
+    kappa_p: float = LAYOUT["kappa_p"]
     """Subthreshold slope factors of the n- and p-type transistors."""
-    U_T: float = 25e-3
+    U_T: float = LAYOUT["U_T"]
     """V: the thermal voltage."""
-    Vth: float = 0.7
+    Vth: float = LAYOUT["Vth"]
     """V: the pulse circuits' switching voltage."""
 
     def __post_init__(self):
@@ -111,3 +116,41 @@ class DpiSynapse:
         """A: the steady peak under a regular train of ``period`` seconds (> 0), just after an event:
         ``jump / (1 - exp(-period / tau))``."""
         return self.jump / -math.expm1(-_positive("period", period) / self.tau)
+
+
+def route(config, probe):
+    """The events the router delivers for ``probe``'s sources on a board configured with ``config``
+    (a :class:`hil.dynapse2.Config` and :class:`hil.dynapse2.RouteProbe`), as a :class:`hil.dynapse2.RouteLog`:
+    the routing as a pure function (docs/dynapse2.md#routing).
+
+    A spike of neuron n on chip c goes to each of n's four SRAM destinations whose core mask is not 0:
+    the chip ``(dx, dy)`` hops from c on the mesh, and there to every core of the mask. An input event
+    goes to its own (chip, core). In each core reached, every neuron whose CAM entry holds the tag and a
+    weight mask other than 0 receives an event of that entry's synapse type and weight mask; two
+    matching entries of one neuron, two. The log is sorted by (source, chip, neuron, entry)."""
+    from .types import RouteLog
+
+    w = config.mesh_width
+    visits = []   # (source, chip, core, tag)
+    for i, (c, n) in enumerate(zip(probe.spike_chips.tolist(), probe.spike_neurons.tolist())):
+        for d in range(config.sram_cores.shape[2]):
+            mask = int(config.sram_cores[c, n, d])
+            if mask == 0:
+                continue
+            x, y = c % w + int(config.sram_dx[c, n, d]), c // w + int(config.sram_dy[c, n, d])
+            visits += [(i, y * w + x, k, int(config.sram_tag[c, n, d])) for k in range(g.CORES) if mask >> k & 1]
+    m = len(probe.spike_chips)
+    visits += [(m + j, c, k, t) for j, (t, c, k) in enumerate(zip(
+        probe.input_tags.tolist(), probe.input_chips.tolist(), probe.input_cores.tolist()))]
+    rows = []
+    for source, chip, core, tag in visits:
+        block = slice(core * g.NEURONS_PER_CORE, (core + 1) * g.NEURONS_PER_CORE)
+        hit = (config.cam_tag[chip, block] == tag) & (config.cam_weights[chip, block] != 0)
+        neuron, entry = np.nonzero(hit)
+        neuron = neuron + core * g.NEURONS_PER_CORE
+        rows.append(np.stack([np.full(neuron.size, source), np.full(neuron.size, chip), neuron, entry,
+                              config.cam_type[chip, neuron, entry], config.cam_weights[chip, neuron, entry]], 1))
+    table = np.concatenate(rows) if rows else np.zeros((0, 6), np.int64)
+    table = table[np.lexsort(table[:, 3::-1].T)] if len(table) else table
+    return RouteLog(sources=table[:, 0], chips=table[:, 1], neurons=table[:, 2], entries=table[:, 3],
+                    types=table[:, 4], weights=table[:, 5])

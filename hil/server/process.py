@@ -18,8 +18,10 @@ class BoardProcess:
     """
 
     def __init__(self, *, serial: str | None = None, ideal: bool = False, faults: Faults = Faults(),
-                 extra_args: tuple[str, ...] = (), start_timeout: float = 30.0):
+                 family: str | None = None, extra_args: tuple[str, ...] = (), start_timeout: float = 30.0):
         cmd = [sys.executable, "-m", "hil", "serve", "--port", "0"]
+        if family is not None:
+            cmd += ["--family", family]
         if serial is not None:
             cmd += ["--serial", serial]
         if ideal:

@@ -1,0 +1,79 @@
+"""The definition of a run of the Dynap-SE2-like board in numpy, step by step: what the C core
+(emulator/_native/dynapse2/dpi.c) computes, bit for bit. Slow; for tests on small runs.
+
+The equations are circuit.py's; the order of the router's events is dpi.h's.
+"""
+import math
+
+import numpy as np
+
+from emulator._native import ffi, lib
+
+from . import geometry as g
+from .circuit import Step
+from .routing import Tables, receivers
+
+_pow = np.frompyfunc(math.pow, 2, 1)
+
+
+def normal_high(key: int, c0: int, n: int) -> np.ndarray:
+    """(n,) the deviates of the high halves of draws c0 .. c0 + n - 1 of stream ``key`` (rng.h)."""
+    out = np.empty(2 * n)
+    lib.bss2_normal_fill(key, 2 * c0, 2 * n, ffi.from_buffer("double[]", out))
+    return out[::2].copy()
+
+
+def deliver(t: Tables, weights: np.ndarray, sl: slice, w: np.ndarray) -> None:
+    """Adds the weight currents of entries ``sl`` to w (4, n), one after the other."""
+    for e in range(sl.start, sl.stop):
+        w[t.cam_type[e], t.cam_neuron[e]] += weights[e]
+
+
+def run(st: Step, t: Tables, weights: np.ndarray, times, tags, chips, cores, duration: int, record=(),
+        key: int = 0) -> tuple[list, np.ndarray]:
+    """[(step, neuron), ...] of every spike and the (duration, k, 6) traces of the ``record`` neurons.
+    ``weights``: each CAM entry's weight current (A) in the order of ``t``."""
+    n = t.chips * g.NEURONS
+    io = st.io
+    imem, iahp, fb = np.full(n, io), np.full(n, io), np.ones(n)
+    isyn = np.full((4, n), io)
+    ref = np.zeros(n, np.int64)
+    last = np.zeros(n, bool)
+    spikes, fired, nxt = [], [], 0
+    traces = np.zeros((duration, len(record), len(g.TRACES)))
+    for step in range(duration):
+        w = np.zeros((4, n))
+        for i in fired:
+            for d in range(g.SRAM_DESTINATIONS):
+                chip = int(t.dest_chip[i, d])
+                if chip < 0:
+                    continue
+                for core in range(g.CORES):
+                    if int(t.dest_cores[i, d]) >> core & 1:
+                        deliver(t, weights, receivers(t, chip, core, int(t.dest_tag[i, d])), w)
+        while nxt < len(times) and times[nxt] == step:
+            deliver(t, weights, receivers(t, int(chips[nxt]), int(cores[nxt]), int(tags[nxt])), w)
+            nxt += 1
+        isyn = st.fdis * isyn + st.fchg * np.maximum(st.gsyn * w, io)
+        a = np.maximum(st.fdis_ahp * iahp + st.fchg_ahp * np.where(last, st.q_ahp, 0.0), io)
+        iahp = a
+        m = imem
+        ileak = (st.itau_mem + a) + isyn[3]
+        drive = (((isyn[0] + np.where(m > st.if_nmda, isyn[2], 0.0)) - isyn[1]) - ileak) + st.idc
+        xi = normal_high(key, step * n, n) if st.noise else np.zeros(n)
+        iin = np.maximum((drive + st.noise * xi) * (ref == 0), io)
+        inf, gm = st.gmem * (iin - ileak), m + st.igain_mem
+        d = (m / (st.tau_c * gm)) * ((ileak * inf + (io * fb) * gm) - m * (ileak * (1.0 + a * st.inv_itau)))
+        v = np.maximum(m + d * st.dt, io)
+        r = v * st.inv_io
+        fb = np.ones(n)
+        moved = r != 1.0
+        fb[moved] = _pow(r[moved], st.fb_exp).astype(float)
+        last = v > st.ispkthr
+        fired = np.flatnonzero(last).tolist()
+        spikes += [(step, i) for i in fired]
+        ref = np.where(last, st.n_ref, np.maximum(ref - 1, 0))
+        imem = np.where(last, io, v)
+        for k, i in enumerate(record):
+            traces[step, k] = (imem[i], *isyn[:, i], iahp[i])
+    return spikes, traces
