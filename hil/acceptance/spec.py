@@ -49,6 +49,8 @@ METRIC_KEYS = ("limit", "comparison", "source")
 TOP_LEVEL = ("spec", "experiments", "metrics")
 DEFAULT_SPEC_NAME = "bss2-acceptance-v2.toml"
 """The newest bss2 specification; v1 stays readable, so its certificates can still be checked."""
+DEFAULT_SPECS = {"bss2": DEFAULT_SPEC_NAME, "dynapse2": "dynapse2-acceptance-v1.toml"}
+"""The newest specification of each family."""
 
 
 class SpecError(InvalidValue):
@@ -126,9 +128,12 @@ class AcceptanceSpec:
         return tuple(sorted({m for p in self.experiments if (m := experiments.mode(p.experiment))}))
 
 
-def default_spec_path() -> Path:
-    """specs/bss2-acceptance-v2.toml (:data:`DEFAULT_SPEC_NAME`) of the source tree this package belongs to."""
-    return Path(__file__).resolve().parents[2] / "specs" / DEFAULT_SPEC_NAME
+def default_spec_path(family: str = "bss2") -> Path:
+    """The newest specification of ``family`` (:data:`DEFAULT_SPECS`; bss2: specs/bss2-acceptance-v2.toml)
+    in the source tree this package belongs to."""
+    if family not in DEFAULT_SPECS:
+        raise InvalidValue("--family", f"{family!r} has no acceptance specification; known: {sorted(DEFAULT_SPECS)}")
+    return Path(__file__).resolve().parents[2] / "specs" / DEFAULT_SPECS[family]
 
 
 def load_spec(path: str | os.PathLike) -> AcceptanceSpec:

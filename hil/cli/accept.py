@@ -38,7 +38,8 @@ def add_parsers(sub) -> None:
                 "run the acceptance suite on one board against a specification and write its certificate")
     add_backend_arguments(r, ideal=False)
     r.add_argument("--spec", metavar="FILE",
-                   help="specification file (default: specs/bss2-acceptance-v2.toml of this installation)")
+                   help="specification file (default: the family's newest, specs/bss2-acceptance-v2.toml or "
+                        "specs/dynapse2-acceptance-v1.toml of this installation)")
     r.add_argument("--out", metavar="DIR",
                    help=f"certificate folder (default: ./{CERTIFICATES_DIR}/<serial>-<UTC timestamp>)")
     r.add_argument("--store", help=STORE_HELP)
@@ -60,15 +61,18 @@ def cmd_accept(args) -> int:
     from ..acceptance import default_spec_path, load_spec, run_acceptance, write_certificate
     from ..acceptance.runner import link_outcome
 
-    spec = load_spec(args.spec if args.spec is not None else default_spec_path())
+    given = load_spec(args.spec) if args.spec is not None else None
     if args.campaign is not None:
-        return _campaign(args, spec)
-    name, options = backend_selection(args, family=spec.family, token_prefix="hil-accept")
+        return _campaign(args, given or load_spec(default_spec_path(args.family or "bss2")))
+    # Without --spec and --family, a board says its family, and its family's newest spec judges it.
+    family = given.family if given is not None else args.family
+    name, options = backend_selection(args, family=family, token_prefix="hil-accept")
     store = ResultStore(args.store)
-    print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
     try:
         with open_selected(name, options) as backend:
             i = backend.info()
+            spec = given or load_spec(default_spec_path(i.family))
+            print(f"specification: {spec.label} ({spec.path}, sha256 {spec.sha256[:16]}...)")
             where = f" at {options['resource']}" if "resource" in options else ""
             print(f"board: {i.model} {i.serial} ({i.firmware}) on the {i.backend} backend{where}")
             print(f"store: {store.root}")

@@ -40,3 +40,29 @@ def test_bad_values_are_refused_by_name(call, field):
     with pytest.raises(InvalidValue) as e:
         call()
     assert e.value.field == field
+
+
+def test_the_neuron_model_reads_the_core_biases():
+    n = m.Neuron.of({"Itau_ampa": (1, 208), "Iref": (2, 53)})
+    assert n.synapse_tau("ampa") == pytest.approx(m.time_constant(n.currents["Itau_ampa"], L.C_ampa), rel=1e-15)
+    t_ref = L.Vth * L.C_ref / n.currents["Iref"]
+    assert n.refractory_steps(1e-5) == math.ceil(t_ref / 1e-5)
+    w = n.currents["Iw_0"] + n.currents["Iw_3"]
+    gain = n.currents["Igain_ampa"] / n.currents["Itau_ampa"]
+    assert n.event_jump("ampa", w) == pytest.approx((1 - math.exp(-n.t_pulse / n.synapse_tau("ampa"))) * (gain * w - L.Io),
+                                                    rel=1e-12)
+    assert n.event_jump("ampa", 0.0) == 0.0          # the charge target is clipped at Io: nothing beyond rest
+
+
+def test_the_f_i_curve_rises_with_the_drive_and_stops_below_the_leak():
+    isi = [m.Neuron.of({"Idc": (c, f)}).isi(1e-5) for c, f in ((2, 60), (3, 60), (4, 60))]
+    assert isi[0] > isi[1] > isi[2] > 0
+    assert m.Neuron.of({"Idc": (0, 0)}).isi(1e-5) == math.inf     # the membrane settles below threshold
+
+
+def test_the_stated_mismatch_bounds():
+    assert m.log_gain_sigma() == pytest.approx(0.1013, abs=1e-4)   # ln(1 + 0.1 N), slightly above 0.1
+    lo, hi = m.gain_box({"a": 1}, 2.0)
+    assert (lo, hi) == pytest.approx((0.8 ** 2, 1.2 ** 2))
+    lo, hi = m.gain_box({"a": 1, "b": -1}, 2.0)
+    assert (lo, hi) == pytest.approx((0.8 ** 2 / 1.2 ** 2, 1.2 ** 2 / 0.8 ** 2))

@@ -1,0 +1,1 @@
+"""The Dynap-SE2-like family's RTL models (rtl_models/dynapse2/): benches, files, the rtl backend."""
