@@ -1,15 +1,18 @@
 """Closed-form models of the Dynap-SE2-like family's analog circuits (docs/dynapse2.md#models), the
-references its experiments will judge against. So far the DPI circuit's time constants and pulse
-widths, and a DPI synapse's response to one event and to a regular train.
+references its experiments judge against: the DPI circuit's time constants and pulse widths, a DPI
+synapse's response to one event and to a regular train, a neuron's (:class:`Neuron`) synaptic time
+constants, event jumps, refractory period and f-I curve, the stated mismatch's bounds, and the routing
+as a pure function (:func:`route`).
 
 Currents in amperes, capacitances in farads, times in seconds."""
+import dataclasses
 import math
 
 import numpy as np
 from dataclasses import dataclass
 
 from emulator.dynapse2 import geometry as g
-from emulator.dynapse2.circuit import LAYOUT
+from emulator.dynapse2.circuit import LAYOUT, NEURON_MISMATCH_SIGMA
 
 from ..contract import validation
 from ..contract.errors import InvalidValue
@@ -154,3 +157,118 @@ def route(config, probe):
     table = table[np.lexsort(table[:, 3::-1].T)] if len(table) else table
     return RouteLog(sources=table[:, 0], chips=table[:, 1], neurons=table[:, 2], entries=table[:, 3],
                     types=table[:, 4], weights=table[:, 5])
+
+
+# --- the virtual chip's stated mismatch ---------------------------------------------------------------
+
+MISMATCH_SIGMA = NEURON_MISMATCH_SIGMA
+"""Relative spread of each generator's, each neuron's and each CAM entry's copy of a current:
+``max(1 + 0.10 N(0, 1), 0.5)`` (docs/dynapse2.md#neurons-and-synapses)."""
+
+
+def log_gain_sigma(sigma: float = MISMATCH_SIGMA) -> float:
+    """The standard deviation of ``ln max(1 + sigma N(0, 1), 0.5)``: the spread of a log current across
+    neurons of one core (their generator's gain is common), by quadrature over the normal density."""
+    from scipy import integrate, stats
+
+    def moment(k):
+        return integrate.quad(lambda z: math.log(max(1 + sigma * z, 0.5)) ** k * stats.norm.pdf(z), -12, 12,
+                              points=[(0.5 - 1) / sigma], limit=200)[0]
+    return math.sqrt(moment(2) - moment(1) ** 2)
+
+
+def gain_box(exponents: dict, z: float, sigma: float = MISMATCH_SIGMA) -> tuple[float, float]:
+    """(lo, hi) of a product of independent gains ``g_i ** e_i`` (``exponents``: name -> e_i, each gain a
+    product of a generator's and a neuron's or synapse's, each ``max(1 + sigma N, 0.5)``) when every
+    gain's normal deviate lies within +-z."""
+    g_lo, g_hi = max(1 - sigma * z, 0.5), 1 + sigma * z
+    lo = hi = 1.0
+    for e in exponents.values():
+        a, b = (g_lo * g_lo) ** e, (g_hi * g_hi) ** e      # two gains per current: generator and own
+        lo, hi = lo * min(a, b), hi * max(a, b)
+    return lo, hi
+
+
+# --- one neuron ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Neuron:
+    """One DPI neuron's currents (A), as its core's biases give them; the model of its f-I curve and its
+    refractory period at the integration step ``dt`` (s) of the chip's forward-Euler equations
+    (emulator/dynapse2/circuit.py)."""
+
+    currents: dict
+    """{parameter: A} for every parameter of :data:`hil.dynapse2.PARAMETERS`."""
+    layout: Layout = DEFAULT_LAYOUT
+
+    @classmethod
+    def of(cls, biases: dict) -> "Neuron":
+        """The nominal neuron of {parameter: (coarse, fine)} (any missing parameter at its default)."""
+        from emulator.dynapse2 import biasgen, circuit
+
+        settings = {**circuit.DEFAULT_BIASES, **biases}
+        return cls({p: float(biasgen.current(p, *settings[p])) for p in biasgen.PARAMETERS})
+
+    def _at_least_io(self, name: str) -> float:
+        return max(self.currents[name], self.layout.Io)
+
+    def synapse_tau(self, synapse: str) -> float:
+        """s: the time constant of synapse type ``synapse`` ('ampa', 'gaba', 'nmda', 'shunt', or 'ahp')."""
+        return time_constant(self._at_least_io(f"Itau_{synapse}"), getattr(self.layout, f"C_{synapse}"), self.layout)
+
+    @property
+    def t_pulse(self) -> float:
+        return pulse_width(self.currents["Ipulse"], self.layout.C_pulse, self.layout)
+
+    def event_jump(self, synapse: str, weight_current: float) -> float:
+        """A: what one event of weight current ``weight_current`` (A) adds to the synapse beyond its charge
+        of a step without events: ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)``."""
+        gain = self._at_least_io(f"Igain_{synapse}") / self._at_least_io(f"Itau_{synapse}")
+        return -math.expm1(-self.t_pulse / self.synapse_tau(synapse)) * (
+            max(gain * weight_current, self.layout.Io) - self.layout.Io)
+
+    def synapse_rest(self, synapse: str, dt: float) -> float:
+        """A: a synapse's current at rest under steps of ``dt`` s: each step charges it by
+        ``(1 - exp(-t_pulse / tau)) Io`` (the charge target is clipped at Io, as DynapSim's), so it rests at
+        that over ``1 - exp(-dt / tau)``."""
+        tau = self.synapse_tau(synapse)
+        return -math.expm1(-self.t_pulse / tau) * self.layout.Io / -math.expm1(-dt / tau)
+
+    def refractory_steps(self, dt: float) -> int:
+        """Steps without drive after a spike: ``ceil(t_ref / dt)``, ``t_ref = Vth C_ref / Iref``."""
+        t_ref = pulse_width(self.currents["Iref"], self.layout.C_ref, self.layout)
+        return int(math.ceil(t_ref / dt * (1 - 1e-12)))
+
+    def charge_time(self, dt: float) -> float:
+        """s: the time the membrane takes from Io (after the refractory period) to the spike threshold, with
+        no events: the integral of ``dI / (dI/dt)`` of the DPI membrane's equation (the synapses and the
+        adaptation at rest, :meth:`synapse_rest`); inf where the membrane settles below the threshold."""
+        from scipy import integrate
+
+        lay, io = self.layout, self.layout.Io
+        itau, igain = self._at_least_io("Itau_mem"), self._at_least_io("Igain_mem")
+        rest = {s: self.synapse_rest(s, dt) for s in ("ampa", "gaba", "nmda", "shunt")}
+        iahp = io
+        ileak = (itau + iahp) + rest["shunt"]
+        drive = (((rest["ampa"] + rest["nmda"]) - rest["gaba"]) - ileak) + self.currents["Idc"]
+        inf = igain / itau * (max(drive, io) - ileak)
+        tau_c = lay.C_mem * lay.U_T / lay.kappa
+        e = lay.kappa / (lay.kappa + 1)
+        threshold = self.currents["Ispkthr"]
+
+        def slope(i):
+            g = i + igain
+            return i / (tau_c * g) * ((ileak * inf + io * (i / io) ** e * g) - i * (ileak * (1 + iahp / itau)))
+        grid = np.geomspace(io * (1 + 1e-9), threshold, 400)
+        if threshold <= io or (slope(grid) <= 0).any():
+            return math.inf
+        return integrate.quad(lambda i: 1.0 / slope(i), io, threshold, limit=400, points=grid[::40].tolist())[0]
+
+    def isi(self, dt: float) -> float:
+        """s: the interval between spikes under a constant drive (Idc): the refractory steps plus the charge
+        time (the f-I curve is its inverse)."""
+        return self.refractory_steps(dt) * dt + self.charge_time(dt)
+
+    def with_gains(self, gains: dict) -> "Neuron":
+        """The neuron with some currents multiplied: {parameter: factor}."""
+        return dataclasses.replace(self, currents={p: v * gains.get(p, 1.0) for p, v in self.currents.items()})
