@@ -4,6 +4,7 @@
 The equations are circuit.py's; the order of the router's events is dpi.h's.
 """
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -13,7 +14,40 @@ from . import geometry as g
 from .circuit import Step
 from .routing import Tables, receivers
 
-_pow = np.frompyfunc(math.pow, 2, 1)
+LN2_HI, LN2_LO = 0.693147180369123816490, 1.90821492927058770002e-10
+ROUND52 = 6755399441055744.0
+TWO52 = 4503599627370496.0
+LN_SERIES = [float(Fraction(2, k)) for k in (3, 5, 7, 9, 11, 13, 15, 17)]
+EXP_SERIES = [float(Fraction(1, math.factorial(k))) for k in range(2, 14)]
+
+
+def _horner(x: np.ndarray, coefficients: list[float]) -> np.ndarray:
+    """c0 + x (c1 + x (c2 + ...)), in that order."""
+    acc = np.full_like(x, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        acc = c + x * acc
+    return acc
+
+
+def feedback_pow(r: np.ndarray, e: float) -> np.ndarray:
+    """r ** e for r >= 1, 0 < e < 1, by the operations of dpi.c's feedback_pow (so the same bits): ln r from
+    r's exponent and mantissa with the atanh series, exp by 2^j and its Taylor series."""
+    b = np.asarray(r, np.float64).view(np.uint64)
+    k = ((b >> np.uint64(52)) | np.float64(TWO52).view(np.uint64)).view(np.float64) - TWO52 - 1023.0
+    m = ((b & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)).view(np.float64)
+    big = m > 1.41421356237309504880
+    m = np.where(big, m * 0.5, m)
+    k = np.where(big, k + 1.0, k)
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    ln_m = s * _horner(z, [2.0] + LN_SERIES)
+    y = e * ((k * LN2_HI + ln_m) + k * LN2_LO)
+    t = y * 1.44269504088896340736 + ROUND52
+    j = t - ROUND52
+    f = (y - j * LN2_HI) - j * LN2_LO
+    p = 1.0 + f * _horner(f, [1.0] + EXP_SERIES)
+    scale = ((t.view(np.uint64) - np.float64(ROUND52).view(np.uint64)) + np.uint64(1023)) << np.uint64(52)
+    return p * scale.view(np.float64)
 
 
 def normal_high(key: int, c0: int, n: int) -> np.ndarray:
@@ -65,10 +99,7 @@ def run(st: Step, t: Tables, weights: np.ndarray, times, tags, chips, cores, dur
         inf, gm = st.gmem * (iin - ileak), m + st.igain_mem
         d = (m / (st.tau_c * gm)) * ((ileak * inf + (io * fb) * gm) - m * (ileak * (1.0 + a * st.inv_itau)))
         v = np.maximum(m + d * st.dt, io)
-        r = v * st.inv_io
-        fb = np.ones(n)
-        moved = r != 1.0
-        fb[moved] = _pow(r[moved], st.fb_exp).astype(float)
+        fb = feedback_pow(v * st.inv_io, st.fb_exp)
         last = v > st.ispkthr
         fired = np.flatnonzero(last).tolist()
         spikes += [(step, i) for i in fired]

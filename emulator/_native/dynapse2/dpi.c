@@ -118,12 +118,77 @@ static int check_events(const dyn_net *net, const dyn_stim *st, int64_t *times, 
 /* Every neuron's synapses, adaptation and membrane for one step (circuit.py's equations): one pass
  * without calls or branches, so that the compiler vectorizes it (the same operations, so the same
  * values, lane by lane). isyn and w are (4, n). */
+/* The series' coefficients, correctly rounded (reference.py computes the same from exact fractions). */
+#define DYN_C3 0x1.5555555555555p-1 /* 2/3 */
+#define DYN_C5 0x1.999999999999ap-2 /* 2/5 */
+#define DYN_C7 0x1.2492492492492p-2 /* 2/7 */
+#define DYN_C9 0x1.c71c71c71c71cp-3 /* 2/9 */
+#define DYN_C11 0x1.745d1745d1746p-3 /* 2/11 */
+#define DYN_C13 0x1.3b13b13b13b14p-3 /* 2/13 */
+#define DYN_C15 0x1.1111111111111p-3 /* 2/15 */
+#define DYN_C17 0x1.e1e1e1e1e1e1ep-4 /* 2/17 */
+#define DYN_E2 0x1.0000000000000p-1 /* 1/2! */
+#define DYN_E3 0x1.5555555555555p-3 /* 1/3! */
+#define DYN_E4 0x1.5555555555555p-5 /* 1/4! */
+#define DYN_E5 0x1.1111111111111p-7 /* 1/5! */
+#define DYN_E6 0x1.6c16c16c16c17p-10 /* 1/6! */
+#define DYN_E7 0x1.a01a01a01a01ap-13 /* 1/7! */
+#define DYN_E8 0x1.a01a01a01a01ap-16 /* 1/8! */
+#define DYN_E9 0x1.71de3a556c734p-19 /* 1/9! */
+#define DYN_E10 0x1.27e4fb7789f5cp-22 /* 1/10! */
+#define DYN_E11 0x1.ae64567f544e4p-26 /* 1/11! */
+#define DYN_E12 0x1.1eed8eff8d898p-29 /* 1/12! */
+#define DYN_E13 0x1.6124613a86d09p-33 /* 1/13! */
+
+/* The bits of a double and back (memcpy: the defined way, and the compiler makes it a register move). */
+static inline uint64_t bits_of(double x) {
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+static inline double of_bits(uint64_t b) {
+    double x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* r ** e for r >= 1 and 0 < e < 1 (the membrane's feedback), in plain IEEE operations that the compiler
+ * vectorizes, so that every code path and numpy (emulator.dynapse2.reference.feedback_pow) give the
+ * same bits: ln r = k ln 2 + ln m from r's exponent and mantissa (m in [sqrt(1/2), sqrt(2)), ln m by the
+ * atanh series to s^17), then exp(y) = 2^j exp(f), j the nearest integer of y / ln 2, exp(f) by its
+ * Taylor series to f^13; relative error below 1e-15. The exponent and 2^j go through the double
+ * 2^52 + integer trick instead of integer conversions (which AVX2 lacks for 64-bit lanes). */
+static inline double feedback_pow(double r, double e) {
+    const double two52 = 4503599627370496.0, round52 = 6755399441055744.0; /* 2^52, 1.5 * 2^52 */
+    const double ln2_hi = 0.693147180369123816490, ln2_lo = 1.90821492927058770002e-10;
+    const uint64_t b = bits_of(r);
+    double k = of_bits((b >> 52) | bits_of(two52)) - two52 - 1023.0;
+    double m = of_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+    const int big = m > 1.41421356237309504880;
+    m = big ? m * 0.5 : m;
+    k = big ? k + 1.0 : k;
+    const double s = (m - 1.0) / (m + 1.0), z = s * s;
+    const double ln_m = s * (2.0 + z * (DYN_C3 + z * (DYN_C5 + z * (DYN_C7 + z * (DYN_C9 + z * (DYN_C11 + z * (DYN_C13
+                         + z * (DYN_C15 + z * DYN_C17))))))));
+    const double y = e * ((k * ln2_hi + ln_m) + k * ln2_lo);
+    const double t = y * 1.44269504088896340736 + round52;    /* round52 + nearest integer of y / ln 2 */
+    const double j = t - round52;
+    const double f = (y - j * ln2_hi) - j * ln2_lo;
+    const double p = 1.0 + f * (1.0 + f * (DYN_E2 + f * (DYN_E3 + f * (DYN_E4 + f * (DYN_E5 + f * (DYN_E6 + f * (DYN_E7
+                     + f * (DYN_E8 + f * (DYN_E9 + f * (DYN_E10 + f * (DYN_E11 + f * (DYN_E12 + f * DYN_E13))))))))))));
+    /* 2^j: j sits in the low mantissa bits of t; y < 1024 ln 2 here, so j + 1023 is a valid exponent */
+    const uint64_t scale = ((bits_of(t) - bits_of(round52)) + 1023u) << 52;
+    return p * of_bits(scale);
+}
+
 #define NEURONS_ARGS                                                                                   \
     const dyn_net *net, int64_t n, double *restrict isyn, double *restrict iahp, double *restrict imem,   \
-        const double *restrict fb, const double *restrict w, const double *restrict last,               \
+        double *restrict fb, const double *restrict w, const double *restrict last,               \
         const double *restrict open, const double *restrict xi
 ALWAYS_INLINE void neurons_body(NEURONS_ARGS) {
-    const double io = net->io, dt = net->dt, tau_c = net->tau_c, noise = net->noise;
+    const double io = net->io, inv_io = net->inv_io, dt = net->dt, tau_c = net->tau_c, noise = net->noise;
+    const double fb_exp = net->fb_exp;
     const double *restrict fdis = net->fdis, *restrict fchg = net->fchg, *restrict gsyn = net->gsyn;
     const double *restrict fdis_ahp = net->fdis_ahp, *restrict fchg_ahp = net->fchg_ahp, *restrict q_ahp = net->q_ahp;
     const double *restrict inv_itau = net->inv_itau, *restrict itau_mem = net->itau_mem, *restrict igain_mem = net->igain_mem, *restrict gmem = net->gmem;
@@ -149,7 +214,9 @@ ALWAYS_INLINE void neurons_body(NEURONS_ARGS) {
         /* DynapSim's (m / (tau g)) (inf + (io fb / ileak) g - m (1 + a / itau)) with tau = tau_c / ileak,
          * ileak multiplied in: one division instead of four. */
         const double d = (m / (tau_c * g)) * ((ileak * inf + (io * fb[i]) * g) - m * (ileak * (1.0 + a * inv_itau[i])));
-        imem[i] = mx(m + d * dt, io);
+        const double v = mx(m + d * dt, io);
+        imem[i] = v;
+        fb[i] = feedback_pow(v * inv_io, fb_exp);   /* the feedback of the next step, before any reset */
     }
 }
 
@@ -210,7 +277,7 @@ int dyn_run(const dyn_net *net, const dyn_stim *st, double *traces, int64_t trac
     double *imem = state, *iahp = state + n, *fb = state + 2 * n, *isyn = state + 3 * n; /* isyn: 4 * n */
     double *w = state + 7 * n;                                                           /* 4 * n */
     const int noisy = net->noisy;
-    const double io = net->io, inv_io = net->inv_io, fb_exp = net->fb_exp;
+    const double io = net->io;
     for (int64_t i = 0; i < n; i++) {
         imem[i] = io;
         iahp[i] = io;
@@ -230,11 +297,10 @@ int dyn_run(const dyn_net *net, const dyn_stim *st, double *traces, int64_t trac
         /* Every neuron's synapses, adaptation and membrane: one pass without calls or early exits, so that
          * the compiler vectorizes it (the same operations, so the same values, lane by lane). */
         neurons_pass(net, n, isyn, iahp, imem, fb, w, last, open, xi);
-        /* The feedback of the next step (before any reset), the spikes, the resets, the refractory times. */
+        /* The spikes, the resets, the refractory times. */
         int64_t now_fired = 0;
         for (int64_t i = 0; i < n; i++) {
-            const double v = imem[i], r = v * inv_io;
-            fb[i] = r == 1.0 ? 1.0 : pow(r, fb_exp);
+            const double v = imem[i];
             const int spiked = v > net->ispkthr[i];
             last[i] = spiked;
             if (spiked) {

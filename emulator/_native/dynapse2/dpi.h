@@ -1,7 +1,8 @@
 /* The Dynap-SE2-like virtual board's run: DPI neurons and synapses, and the CAM/SRAM router that carries
  * their spikes (docs/dynapse2.md). It computes exactly what emulator.dynapse2.reference defines, bit for
  * bit: float64 state, the same operations in the same order per neuron (no fused multiply-add
- * contraction, see build.py), libm's pow (the function Python's math.pow calls), the same counter-based
+ * contraction, see build.py), the membrane feedback's power as a fixed series (dpi.c's feedback_pow,
+ * reference.feedback_pow) rather than libm's pow, the same counter-based
  * noise, and the router's events added in the same order.
  *
  * Python prepares a dyn_net once per (configuration, step): the factors of one step per neuron
