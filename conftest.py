@@ -118,11 +118,12 @@ def open_backend(pytestconfig, backend_name):
                     pytest.skip(f"a real board ({session_board.describe()}) cannot be opened "
                                 f"with {sorted(options)}")
                 board = session_board.get()
-                if family is not None and board.family is not None and board.family != family:
-                    pytest.skip(f"the session's board ({session_board.describe()}) is a {board.family} board, "
-                                f"not a {family} one")
                 b = hil.backend.open("board", resource=board.resource, token=session_board.token,
-                                     expected_serial=board.serial, family=family)
+                                     expected_serial=board.serial)
+                if family is not None and b.family != family:
+                    b.close()
+                    pytest.skip(f"the session's board ({session_board.describe()}) holds a {b.family} chip, "
+                                f"not a {family} one")
             else:
                 proc = BoardProcess(**options)
                 processes.append(proc)

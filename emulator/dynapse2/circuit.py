@@ -3,11 +3,15 @@ a configuration's currents turned into the factors of one integration step (docs
 
 The equations are those of rockpool's DynapSim (seed 004), forward Euler at step ``dt``, with the four
 synapse types of the chip in place of DynapSim's one: AMPA and NMDA excite (NMDA only while the membrane
-current is above ``If_nmda``), GABA subtracts from the drive, SHUNT adds to the leak. Per step and neuron,
+current is above ``If_nmda``), GABA subtracts from the drive, SHUNT adds to the leak. AMPA is DynapSim's
+synapse, with its charge toward Io at every step (DynapSim clips the charge target at Io), and starts at
+Io; the other three start at 0 and rest there, so that a network of AMPA synapses runs as in DynapSim
+(a resting shunt of about Io would add to the leak). Per step and neuron,
 in this order (``reference.step`` spells it out; the C core computes the same operations in the same
 order)::
 
-    isyn_s = fdis_s isyn_s + fchg_s max(gsyn_s W_s, Io)            W_s: the weight currents of this step's events
+    isyn_s = fdis_s isyn_s + fchg_s max(gsyn_s W_s, Io)   (AMPA)     W_s: the weight currents of this step's events
+    isyn_s = fdis_s isyn_s + fchg_s gsyn_s W_s            (GABA, NMDA, SHUNT)
     iahp   = max(fdis_ahp iahp + fchg_ahp q_ahp [spiked last step], Io)
     ileak  = Itau_mem + iahp + ishunt
     iin    = max(iampa + [imem > If_nmda] inmda - igaba - ileak + Idc + noise, Io), Io while refractory

@@ -70,7 +70,8 @@ def run(st: Step, t: Tables, weights: np.ndarray, times, tags, chips, cores, dur
     n = t.chips * g.NEURONS
     io = st.io
     imem, iahp, fb = np.full(n, io), np.full(n, io), np.ones(n)
-    isyn = np.full((4, n), io)
+    isyn = np.zeros((4, n))
+    isyn[0] = io
     ref = np.zeros(n, np.int64)
     last = np.zeros(n, bool)
     spikes, fired, nxt = [], [], 0
@@ -88,7 +89,9 @@ def run(st: Step, t: Tables, weights: np.ndarray, times, tags, chips, cores, dur
         while nxt < len(times) and times[nxt] == step:
             deliver(t, weights, receivers(t, int(chips[nxt]), int(cores[nxt]), int(tags[nxt])), w)
             nxt += 1
-        isyn = st.fdis * isyn + st.fchg * np.maximum(st.gsyn * w, io)
+        charge = st.gsyn * w
+        charge[0] = np.maximum(charge[0], io)       # only AMPA charges toward Io without events
+        isyn = st.fdis * isyn + st.fchg * charge
         a = np.maximum(st.fdis_ahp * iahp + st.fchg_ahp * np.where(last, st.q_ahp, 0.0), io)
         iahp = a
         m = imem

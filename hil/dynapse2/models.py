@@ -222,15 +222,20 @@ class Neuron:
 
     def event_jump(self, synapse: str, weight_current: float) -> float:
         """A: what one event of weight current ``weight_current`` (A) adds to the synapse beyond its charge
-        of a step without events: ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)``."""
+        of a step without events: ``(1 - exp(-t_pulse / tau)) Igain / Itau W``, for AMPA (whose charge
+        target is clipped at Io, as DynapSim's) ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)``."""
         gain = self._at_least_io(f"Igain_{synapse}") / self._at_least_io(f"Itau_{synapse}")
-        return -math.expm1(-self.t_pulse / self.synapse_tau(synapse)) * (
-            max(gain * weight_current, self.layout.Io) - self.layout.Io)
+        charge = -math.expm1(-self.t_pulse / self.synapse_tau(synapse))
+        if synapse != "ampa":
+            return charge * gain * weight_current
+        return charge * (max(gain * weight_current, self.layout.Io) - self.layout.Io)
 
     def synapse_rest(self, synapse: str, dt: float) -> float:
-        """A: a synapse's current at rest under steps of ``dt`` s: each step charges it by
+        """A: a synapse's current at rest under steps of ``dt`` s: 0, but AMPA's: each step charges it by
         ``(1 - exp(-t_pulse / tau)) Io`` (the charge target is clipped at Io, as DynapSim's), so it rests at
         that over ``1 - exp(-dt / tau)``."""
+        if synapse != "ampa":
+            return 0.0
         tau = self.synapse_tau(synapse)
         return -math.expm1(-self.t_pulse / tau) * self.layout.Io / -math.expm1(-dt / tau)
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..bss2.models import MacSpec
 from ..contract import experiment as experiments
 from ..contract import backend as backends
-from ..contract.errors import InvalidValue, RigError, Unsupported
+from ..contract.errors import InvalidValue, RigError, UnknownBackend, Unsupported
 from ..contract.result import ExperimentResult
 from ..results.jsonable import to_json_value
 from ..rtl.geometry import RtlGeometry
@@ -170,8 +170,13 @@ def _run_now(names, devices, store, params, spec, inventory, progress) -> dict:
     if not devices:
         raise InvalidValue("--device", "name at least one device to run on")
     out = {n: [] for n in names}
+    families = {experiments.family(n) for n in names}
+    if len(families) > 1:
+        raise InvalidValue("EXPERIMENT", f"{names} are experiments of the families {sorted(map(str, families))}; "
+                                         "compare one family's experiments at a time")
+    family = families.pop()
     for d in devices:
-        with d.open(inventory) as backend:
+        with d.open(inventory, family=family) as backend:
             for n in names:
                 r = experiments.run(n, backend, store=store, progress=progress, **_kwargs(n, params.get(n, {}), spec))
                 out[n].append(Entry(r.context.device, r, store.last_run_id if store is not None else None))
@@ -261,7 +266,12 @@ def _on_model(name: str, kwargs: dict, spec: MacSpec | None, options: list[dict]
     """The experiment on the model device, once per options; none where the model cannot run it."""
     out = []
     for o in options:
-        with backends.open("model", **(dict(model=spec.model) if spec is not None else {}), **o) as m:
+        try:
+            model = backends.open("model", family=experiments.family(name),
+                                  **(dict(model=spec.model) if spec is not None else {}), **o)
+        except UnknownBackend:
+            return []              # no model device of this family: no model column
+        with model as m:
             try:
                 out.append(experiments.run(name, m, **kwargs))
             except Unsupported:
@@ -297,16 +307,18 @@ def _row(name: str, unit: str, entries: list[Entry], model: list[ExperimentResul
                      if ideal_value is not None else None, differences)
 
 
-def exact_mismatches(a, b) -> tuple[int, int]:
+def exact_mismatches(a, b, rel: float = 0.0) -> tuple[int, int]:
     """(values compared, values unequal) of ``a`` against ``b``, ``b`` broadcast along the axes it
-    lacks: trailing axes first (one value per neuron), else leading ones (one value per point)."""
+    lacks: trailing axes first (one value per neuron), else leading ones (one value per point). ``rel``:
+    values within that relative difference count as equal (a model stated to float rounding)."""
     a, b = np.asarray(a), np.asarray(b)
     for shaped in (b, b.reshape(b.shape + (1,) * (a.ndim - b.ndim)) if a.ndim >= b.ndim else b):
         try:
             bb = np.broadcast_to(shaped, a.shape)
         except ValueError:
             continue
-        return int(a.size), int(np.count_nonzero(a != bb))
+        unequal = a != bb if rel == 0 else ~(np.abs(a - bb) <= rel * np.abs(bb))
+        return int(a.size), int(np.count_nonzero(unequal))
     return 0, 0
 
 
@@ -314,10 +326,12 @@ def ideal_check(e: Entry) -> Check | None:
     """An ideal device against the ideal model: every raw array the run predicted, equal to its
     prediction, and its ``prediction_mismatches`` zero. None if the run predicted none of its arrays."""
     r = e.result
+    model = r.model.get("model", {}) if isinstance(r.model, dict) else {}
+    rel = float(model.get("ideal_rel", 0.0))      # an experiment whose model is exact to float rounding says so
     compared = mismatched = 0
     keys = []
     for k in sorted(set(r.raw) & set(r.prediction)):
-        n, bad = exact_mismatches(r.raw[k], r.prediction[k])
+        n, bad = exact_mismatches(r.raw[k], r.prediction[k], rel)
         if n:
             keys.append(k)
         compared, mismatched = compared + n, mismatched + bad
@@ -330,7 +344,8 @@ def ideal_check(e: Entry) -> Check | None:
         pass
     if not keys:
         return None
-    return Check("ideal = model", e.device, "the ideal model (hil.bss2.MacModel().ideal())", compared,
+    reference = f"the ideal model ({model.get('class', 'hil.bss2.MacModel')}{'' if 'class' in model else '().ideal()'})"
+    return Check("ideal = model", e.device, reference + (f", to a relative {rel:g}" if rel else ""), compared,
                  mismatched, detail="compared: " + ", ".join(keys))
 
 
@@ -355,8 +370,8 @@ def replay_check(e: Entry, kwargs: dict) -> Check:
         return Check(title, e.device, reference, 0, 0,
                      detail="the run did not record its run counter (result format 1)")
     try:
-        with backends.open("emulator", serial=c.serial, ideal=bool(c.ideal), first_run=c.run_counter_first,
-                           geometry=core) as emu:
+        with backends.open("emulator", family=c.family, serial=c.serial, ideal=bool(c.ideal),
+                           first_run=c.run_counter_first, **({"geometry": core} if core is not None else {})) as emu:
             replay = experiments.run(e.result.experiment, emu, **kwargs)
     except RigError as exc:
         return Check(title, e.device, reference, 0, 0, detail=f"the emulator could not replay it: {exc}")

@@ -44,11 +44,13 @@ class Device:
             (f":{self.simulator}" if self.simulator else "") + \
             (f":core={core.rows}x{core.columns}x{core.hemispheres}" if core is not None else "")
 
-    def open(self, inventory: str | None = None, *, first_run: int | None = None):
+    def open(self, inventory: str | None = None, *, first_run: int | None = None, family: str | None = None):
         """The device's backend. A board from the inventory is checked against its serial.
-        ``first_run``: open an emulated chip at that run counter (to replay a board's runs)."""
+        ``first_run``: open an emulated chip at that run counter (to replay a board's runs); ``family``: the
+        chip family to open (None: bss2; a board must hold a chip of it)."""
+        family_option = {} if family is None else {"family": family}
         if self.kind == "emulator":
-            options = {"serial": self.name, "ideal": self.ideal}
+            options = {"serial": self.name, "ideal": self.ideal, **family_option}
             if self.core is not None:
                 options["geometry"] = self.core
             if first_run is not None:
@@ -68,8 +70,8 @@ class Device:
                 options["resource"] = board.resource
                 if board.serial is not None:
                     options["expected_serial"] = board.serial
-            return backends.open("board", **options)
-        return backends.open("rtl", serial=self.name, ideal=self.ideal,
+            return backends.open("board", **options, **family_option)
+        return backends.open("rtl", serial=self.name, ideal=self.ideal, **family_option,
                              **({"simulator": self.simulator} if self.simulator else {}))
 
 

@@ -196,9 +196,10 @@ ALWAYS_INLINE void neurons_body(NEURONS_ARGS) {
     double *restrict s0 = isyn, *restrict s1 = isyn + n, *restrict s2 = isyn + 2 * n, *restrict s3 = isyn + 3 * n;
     for (int64_t i = 0; i < n; i++) {
         const double ampa = fdis[i] * s0[i] + fchg[i] * mx(gsyn[i] * w[i], io);
-        const double gaba = fdis[n + i] * s1[i] + fchg[n + i] * mx(gsyn[n + i] * w[n + i], io);
-        const double nmda = fdis[2 * n + i] * s2[i] + fchg[2 * n + i] * mx(gsyn[2 * n + i] * w[2 * n + i], io);
-        const double shunt = fdis[3 * n + i] * s3[i] + fchg[3 * n + i] * mx(gsyn[3 * n + i] * w[3 * n + i], io);
+        /* Only AMPA, DynapSim's one synapse, charges toward Io without events; the others rest at 0. */
+        const double gaba = fdis[n + i] * s1[i] + fchg[n + i] * (gsyn[n + i] * w[n + i]);
+        const double nmda = fdis[2 * n + i] * s2[i] + fchg[2 * n + i] * (gsyn[2 * n + i] * w[2 * n + i]);
+        const double shunt = fdis[3 * n + i] * s3[i] + fchg[3 * n + i] * (gsyn[3 * n + i] * w[3 * n + i]);
         s0[i] = ampa;
         s1[i] = gaba;
         s2[i] = nmda;
@@ -283,7 +284,7 @@ int dyn_run(const dyn_net *net, const dyn_stim *st, double *traces, int64_t trac
         iahp[i] = io;
         fb[i] = 1.0;
         open[i] = 1.0;
-        for (int s = 0; s < DYN_SYNAPSES; s++) isyn[s * n + i] = io;
+        isyn[i] = io;                         /* AMPA at its dark current, the others at 0 (state: calloc) */
     }
     int64_t n_fired = 0, next = 0;
     for (int64_t t = 0; t < duration; t++) {

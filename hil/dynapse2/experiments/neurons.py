@@ -111,7 +111,7 @@ def fi_curve(backend, *, dt: float = 1e-5, duration: int = 20000, progress: bool
     )
     return ExperimentResult(
         experiment="dynapse2.fi_curve", params={"dt": dt, "duration": duration},
-        raw={"isi": measured}, prediction={"isi": model_isi, "bounds": bounds}, metrics=metrics,
+        raw={"isi": measured}, prediction={"model_isi": model_isi, "bounds": bounds}, metrics=metrics,
         stimulus={"idc": np.array(FI_DRIVES, np.int16)},
         model={"model": {"class": "hil.dynapse2.models.Neuron.isi", "euler_rel": rel}},
         summary={"drives": [list(d) for d in FI_DRIVES]})

@@ -3,7 +3,7 @@
 * ``dynapse2.synapse_time_constant``: one event into each synapse type of 64 neurons, the decay's time
   constant against ``C U_T / (kappa I_tau)``;
 * ``dynapse2.synapse_gain``: events through the base-weight masks 1, 2, 4, 8 and 15, each jump against
-  ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)``;
+  ``(1 - exp(-t_pulse / tau)) Igain / Itau W`` (AMPA: ``... (max(Igain / Itau W, Io) - Io)``);
 * ``dynapse2.biasgen_sweep``: every (coarse, fine) of a synapse's leak generator, the current read back
   from the decay, against the measured table and its monotonicity within each coarse range.
 """
@@ -18,7 +18,7 @@ from ...contract.experiment import experiment
 from ...contract.result import ExperimentResult, Metric
 from .. import models
 from ..types import Config, Stimulus
-from .probes import (EXACT_IDEAL, band, core_neuron, decay_ratio, jump, listening, outside, with_core_biases)
+from .probes import (EXACT_IDEAL, FLOAT_REL, band, core_neuron, decay_ratio, jump, listening, outside, with_core_biases)
 
 NAMES = ("ampa", "gaba", "nmda", "shunt")
 TRACED_PER_CORE = 16
@@ -82,7 +82,8 @@ def synapse_time_constant(backend, *, dt: float = 1e-4, window: int = 40, progre
     return ExperimentResult(
         experiment="dynapse2.synapse_time_constant", params={"dt": dt, "window": window},
         raw={"tau": measured}, prediction={"tau": expected, "band": np.array([lo, hi])}, metrics=metrics,
-        model={"model": {"class": "hil.dynapse2.models.Neuron.synapse_tau", "formula": "C U_T / (kappa I_tau)"}},
+        model={"model": {"class": "hil.dynapse2.models.Neuron.synapse_tau", "formula": "C U_T / (kappa I_tau)",
+                         "ideal_rel": FLOAT_REL}},
         summary={"types": list(NAMES)})
 
 
@@ -96,7 +97,8 @@ GAIN_SPACING = 20
             params={"dt": (1e-6, 1e-3)})
 def synapse_gain(backend, *, dt: float = 1e-4, progress: bool = False) -> ExperimentResult:
     """Each synapse type's jump per event, through the base-weight masks 1, 2, 4, 8 and 15, against
-    ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)`` with W the sum of the masked base currents.
+    ``(1 - exp(-t_pulse / tau)) Igain / Itau W`` with W the sum of the masked base currents (AMPA, whose charge
+    target is clipped at Io: ``(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)``).
 
     Type s on chip ``s % chips``: 16 neurons of each core have five CAM entries (tags 1..5, one mask
     each) and hear one event per tag, 20 steps apart; a jump is read as :func:`.probes.jump` with the
@@ -140,8 +142,8 @@ def synapse_gain(backend, *, dt: float = 1e-4, progress: bool = False) -> Experi
     return ExperimentResult(
         experiment="dynapse2.synapse_gain", params={"dt": dt}, raw={"jump": measured},
         prediction={"jump": expected, "band": np.array([lo, hi])}, metrics=metrics, stimulus={"masks": np.array(MASKS)},
-        model={"model": {"class": "hil.dynapse2.models.Neuron.event_jump",
-                         "formula": "(1 - exp(-t_pulse / tau)) (max(Igain / Itau W, Io) - Io)"}},
+        model={"model": {"class": "hil.dynapse2.models.Neuron.event_jump", "ideal_rel": FLOAT_REL,
+                         "formula": "(1 - exp(-t_pulse / tau)) Igain / Itau W (AMPA: max(Igain / Itau W, Io) - Io)"}},
         summary={"types": list(NAMES), "masks": list(MASKS)})
 
 

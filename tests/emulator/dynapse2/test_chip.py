@@ -2,6 +2,7 @@
 routing and every synapse type included), the router against the routing model, identity and noise."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import emulator.dynapse2.chip as chip_module
 from emulator._native import lib
@@ -89,3 +90,29 @@ def test_the_core_refuses_inputs_outside_the_board():
         b.run([5, 2], [0, 0], [0, 0], [0, 0], duration=10, dt=1e-3)
     with pytest.raises(InvalidInput, match=r"spike_neurons\[0\]: 1024"):
         b.route([1024], [], [], [])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(events=st.lists(st.tuples(st.integers(-3, 40), st.integers(0, 2100), st.integers(0, 3), st.integers(0, 5)),
+                       max_size=40),
+       spikes=st.lists(st.integers(-2, 4200), max_size=20), duration=st.integers(1, 40))
+def test_the_core_refuses_or_runs_whatever_it_is_given(events, spikes, duration):
+    """The C core's own checks (the one pass that reads each input), without the types in front of it: a
+    value outside the board is refused with its field, anything else runs; nothing crashes (and the
+    sanitizer build, tox -e sanitize, runs this too)."""
+    board = _FUZZ_BOARD
+    times, tags, chips, cores = (np.array([e[k] for e in events], np.int64) for k in range(4))
+    try:
+        out = board.run(times, tags, chips, cores, duration=duration, dt=1e-4, record=[0, 4095])
+    except InvalidInput as e:
+        assert e.field.split("[")[0] in ("times", "tags", "chips", "cores")
+    else:
+        assert out["traces"].shape == (duration, 2, 6) and (np.diff(out["times"]) >= 0).all()
+    try:
+        board.route(np.array(spikes, np.int64), tags[:5], chips[:5], cores[:5])
+    except InvalidInput as e:
+        assert e.field.split("[")[0] in ("spike_neurons", "tags", "chips", "cores")
+
+
+_FUZZ_BOARD = VirtualBoard("EMU-D2-FUZZ")
+_FUZZ_BOARD.configure(random_routing(np.random.default_rng(0), (2, 2), tags=8, density=0.2).arrays())
