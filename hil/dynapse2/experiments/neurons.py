@@ -19,7 +19,8 @@ from ...contract.experiment import experiment
 from ...contract.result import ExperimentResult, Metric
 from .. import models
 from ..types import Config, Stimulus
-from .probes import EXACT_IDEAL, band, bonferroni_z, core_neuron, decay_ratio, listening, with_core_biases
+from .probes import (EXACT_IDEAL, band, bonferroni_z, core_neuron, decay_ratio, listening, log_spread_limit,
+                     with_core_biases)
 
 FI_DRIVES = ((2, 60), (2, 120), (2, 240), (3, 60), (3, 120), (3, 240), (4, 60), (4, 120))
 """The Idc settings of :func:`fi_curve`: 0.4 nA .. 50 nA, rates of about 25 .. 250 Hz."""
@@ -227,8 +228,8 @@ def mismatch_spread(backend, *, dt: float = 1e-5, progress: bool = False) -> Exp
         limit_th = limit + float(np.nanmax(growth))
     else:
         sigma = models.log_gain_sigma()
-        limit = statistics_limit = float(_spread_limit(sigma, len(tau)))
-        limit_th = statistics_limit + float(np.nanmax(growth))
+        limit = log_spread_limit(sigma, len(tau))
+        limit_th = limit + float(np.nanmax(growth))
         source = (f"model: std ln max(1 + {models.MISMATCH_SIGMA:g} N, 0.5) = {sigma:.4f}, chi-square bounds of "
                   f"{len(tau)} neurons at {statistics.FALSE_ALARM:g}")
     exact = EXACT_IDEAL if ideal else ""
@@ -251,9 +252,3 @@ def mismatch_spread(backend, *, dt: float = 1e-5, progress: bool = False) -> Exp
         prediction={"log_sigma": np.array([sigma])}, metrics=tuple(metrics),
         model={"model": {"class": "hil.dynapse2.models.log_gain_sigma", "sigma": models.MISMATCH_SIGMA}},
         summary={"tau_log_std": s_tau, "threshold_log_std": s_th})
-
-
-def _spread_limit(sigma: float, n: int) -> float:
-    from .probes import log_spread_limit
-
-    return log_spread_limit(sigma, n)

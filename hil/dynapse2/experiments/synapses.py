@@ -75,10 +75,8 @@ def synapse_time_constant(backend, *, dt: float = 1e-4, window: int = 40, progre
                       no_interval="exact: a count of the traced synapses themselves"),) + tuple(
         Metric(f"tau_{name}", float(np.median(measured[s])) * 1e3, unit="ms",
                detail=f"median over 64 neurons; the model: {np.median(expected[s]) * 1e3:.6g} ms",
-               no_interval="undefined: a median of neurons of different mismatch") for s, name in enumerate(NAMES))
-    if ideal:
-        metrics = tuple(m if m.name == "neurons_off_model" else
-                        Metric(**{**m.__dict__, "no_interval": EXACT_IDEAL}) for m in metrics)
+               no_interval=EXACT_IDEAL if ideal else "undefined: a median of neurons of different mismatch")
+        for s, name in enumerate(NAMES))
     return ExperimentResult(
         experiment="dynapse2.synapse_time_constant", params={"dt": dt, "window": window},
         raw={"tau": measured}, prediction={"tau": expected, "band": np.array([lo, hi])}, metrics=metrics,
