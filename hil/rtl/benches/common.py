@@ -151,3 +151,18 @@ def sample_unique(sample, *columns) -> None:
             k, v = divmod(k, r)
             row.append(v)
         sample(*reversed(row))
+
+
+def check_coverage_complete(report: "Report", names, log) -> None:
+    """The last test of a bench: every coverage item of ``names`` complete, the holes (up to 20 per item)
+    recorded in the report's ``coverage_missing`` figure, the report written to ``log``."""
+    from cocotb_coverage.coverage import coverage_db
+
+    missing = {}
+    for name in names:
+        item = coverage_db[name]
+        if item.coverage != item.size:
+            missing[name] = [k for k, hits in item.detailed_coverage.items() if hits == 0][:20]
+    report.figures["coverage_missing"] = missing
+    report.write(log)
+    assert not missing, f"coverage incomplete: {missing}"

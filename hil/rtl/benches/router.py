@@ -32,7 +32,7 @@ source kind (spike, input event).
 """
 import cocotb
 import numpy as np
-from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db
+from cocotb_coverage.coverage import CoverCross, CoverPoint
 
 from emulator.dynapse2 import geometry as g
 from hil.dynapse2 import models
@@ -423,12 +423,4 @@ async def refused_writes(dut):
 @cocotb.test()
 async def coverage_complete(dut):
     """Every coverage item is complete (runs last)."""
-    report = _the_report()
-    missing = {}
-    for name in COVERAGE:
-        item = coverage_db[name]
-        if item.coverage != item.size:
-            missing[name] = [k for k, hits in item.detailed_coverage.items() if hits == 0][:20]
-    report.figures["coverage_missing"] = missing
-    report.write(dut._log.info)
-    assert not missing, f"coverage incomplete: {missing}"
+    common.check_coverage_complete(_the_report(), COVERAGE, dut._log.info)
