@@ -44,7 +44,7 @@ def _compile_args() -> list[str]:
 # setuptools runs this file from the project root (see set_source below).
 NATIVE = Path("emulator/_native")
 BRIDGE = NATIVE / "core.h"
-SOURCES = ["arrays.c", "isa.c", "rng.c", "thread_pool.c", "bss2/mac.c", "bss2/readout.c", "bss2/lif.c", "dynapse2/dpi.c"]
+SOURCES = ["arrays.c", "isa.c", "rng.c", "thread_pool.c", "bss2/mac.c", "bss2/readout.c", "bss2/lif.c", "dynapse2/dpi.c", "crossbar/tile.c"]
 
 
 def _header(including: Path, name: str) -> Path:

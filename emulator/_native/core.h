@@ -19,5 +19,6 @@
 #include "bss2/mac.h"
 #include "bss2/lif.h"
 #include "dynapse2/dpi.h"
+#include "crossbar/tile.h"
 
 #endif

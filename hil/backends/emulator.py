@@ -1,10 +1,12 @@
 """The emulator backends: a virtual chip in this process (the embedded default), one per family:
-:class:`EmulatorBackend` (bss2) and :class:`Dynapse2EmulatorBackend` (dynapse2)."""
+:class:`EmulatorBackend` (bss2), :class:`Dynapse2EmulatorBackend` (dynapse2) and
+:class:`CrossbarEmulatorBackend` (crossbar)."""
 import dataclasses
 
 import numpy as np
 
 import emulator
+import emulator.crossbar as xb
 import emulator.dynapse2 as d2
 from emulator.bss2 import DEFAULT_SERIAL, MODEL, Faults, VirtualChip
 from emulator.bss2 import geometry as g
@@ -15,6 +17,7 @@ from ..bss2.mac import blockwise
 from ..bss2.types import (FAMILY, CadcCodes, CadcRamp, MacConfig, MacReadout, MacStimulus, SpikingConfig,
                           SpikingReadout, SpikingStimulus, SynapseMemory, SynapseRead)
 from ..contract import validation
+from ..crossbar import types as xb_types
 from ..dynapse2 import types as d2_types
 from ..contract.errors import InvalidValue
 from ..results.jsonable import to_json_value
@@ -209,6 +212,82 @@ class Dynapse2EmulatorBackend(Backend):
                 spikes = stimulus.spike_chips.astype(np.int32) * d2.geometry.NEURONS + stimulus.spike_neurons
                 return d2_types.RouteLog.of_router(self.board.route(spikes, stimulus.input_tags, stimulus.input_chips,
                                                                     stimulus.input_cores))
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+        raise self._unsupported(stimulus, self.MODES)
+
+
+@register("emulator", family="crossbar")
+class CrossbarEmulatorBackend(Backend):
+    """A :class:`emulator.crossbar.VirtualTile` behind the Backend contract (docs/crossbar.md).
+
+    serial: the tile's identity (same serial and shape, same devices); shape: (rows, columns), each
+    1..4096 (default 512 x 128); ideal: a perfect tile (exact products, the exact update, no bounds);
+    first_run: the run counter to start at.
+    """
+
+    MODES = ("forward", "backward", "update", "readback")
+    """'forward' / 'backward' / 'update': Config + Stimulus of that direction -> Readout; 'readback':
+    WeightRead -> Weights, what the devices hold (not a run: the run counter stays)."""
+
+    run_counter_kind = "chip"
+
+    def __init__(self, serial: str = xb.DEFAULT_SERIAL, shape=xb.geometry.SHAPE_DEFAULT, ideal: bool = False,
+                 first_run: int = 0):
+        super().__init__()
+        try:
+            if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+                raise InvalidInput("shape", f"{shape!r} is not a (rows, columns) pair")
+            shape = tuple(validation.integer(f"shape[{i}]", s, lo=1, hi=xb.geometry.SIZE_MAX)
+                          for i, s in enumerate(shape))
+            self.tile = xb.VirtualTile(serial, shape=shape, ideal=ideal)
+        except InvalidInput as exc:
+            raise InvalidValue(exc.field, exc.problem) from None
+        self.tile.run_counter = validation.integer("first_run", first_run, lo=0, hi=2**62)
+        self._geometry = xb_types.geometry(shape)
+        self.config = xb_types.Config(np.zeros(shape, np.float32))
+        self.tile.configure(self.config.weights, self.config.rpu_config.device)
+
+    @property
+    def run_counter(self) -> int:
+        return self.tile.run_counter
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(backend="emulator", family=xb_types.FAMILY, serial=self.tile.serial, model=xb.MODEL,
+                          firmware=f"emulator {emulator.__version__}", geometry=self._geometry, modes=self.MODES,
+                          ideal=self.tile.ideal, faults={})
+
+    def identity(self) -> dict:
+        i = self.info()
+        return {"vendor": VENDOR, "model": i.model, "serial": i.serial, "firmware": i.firmware}
+
+    def reset(self) -> None:
+        self._check_open()
+        self.config = xb_types.Config(np.zeros(self.tile.shape, np.float32))
+        self.tile.configure(self.config.weights, self.config.rpu_config.device)
+
+    def configure(self, config) -> None:
+        self._check_open()
+        if not isinstance(config, xb_types.Config):
+            raise self._unsupported(config, self.MODES)
+        config.check_shape(self._geometry, ideal=self.tile.ideal)
+        self.tile.configure(config.weights, config.rpu_config.device)
+        self.config = config
+
+    def run(self, stimulus):
+        self._check_open()
+        rpu = self.config.rpu_config
+        try:
+            if isinstance(stimulus, xb_types.Stimulus):
+                stimulus.check_shape(self._geometry)
+                if stimulus.direction == "update":
+                    bl, pulses = self.tile.update(stimulus.inputs, stimulus.errors, stimulus.learning_rate, rpu.update)
+                    return xb_types.Readout(bl=bl, pulses=pulses)
+                run = self.tile.forward if stimulus.direction == "forward" else self.tile.backward
+                y, rounds = run(stimulus.inputs, rpu.forward if stimulus.direction == "forward" else rpu.backward)
+                return xb_types.Readout(outputs=y, rounds=rounds)
+            if isinstance(stimulus, xb_types.WeightRead):
+                return xb_types.Weights(self.tile.weights)
         except InvalidInput as exc:
             raise InvalidValue(exc.field, exc.problem) from None
         raise self._unsupported(stimulus, self.MODES)

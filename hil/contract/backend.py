@@ -122,6 +122,7 @@ _REGISTRY: dict[tuple[str, str], Callable[..., Backend]] = {}
 # Built-in backends, imported on first use so that `import hil` stays light and
 # a backend whose tools are missing does not break the others.
 _BUILTIN = {("emulator", "bss2"): "hil.backends.emulator", ("emulator", "dynapse2"): "hil.backends.emulator",
+            ("emulator", "crossbar"): "hil.backends.emulator",
             ("board", ANY_FAMILY): "hil.backends.board", ("model", "bss2"): "hil.backends.model",
             ("rtl", "bss2"): "hil.backends.rtl",
             ("rtl", "dynapse2"): "hil.rtl.dynapse2.backend"}

@@ -138,3 +138,37 @@ def real(field: str, value, *, lo: float, hi: float) -> float:
     if not lo <= float(value) <= hi:
         raise InvalidValue(field, f"{value} is outside the allowed range {lo}..{hi}")
     return float(value)
+
+
+def real_array(field: str, value, *, lo: float, hi: float, shape=None, ndim=None, dtype=np.float32) -> np.ndarray:
+    """``value`` as a new read-only float array of ``dtype`` with every entry finite and in [lo, hi]
+    (``shape`` entries None: any length). Integer and float inputs are accepted; bool, complex and objects
+    are not. A value out of range, NaN or infinite is named with its index (the first in C order)."""
+    if type(value) is not np.ndarray:
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValue(field, f"cannot be read as an array ({exc})") from None
+    a = value
+    if a.dtype.kind not in "iuf":
+        raise InvalidValue(field, f"has dtype {a.dtype}; expected real numbers {lo:g}..{hi:g}")
+    if ndim is not None and a.ndim != ndim:
+        raise InvalidValue(field, f"has shape {a.shape}; expected {ndim} dimension(s)")
+    if shape is not None and (a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape))):
+        want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        raise InvalidValue(field, f"has shape {a.shape}; expected {want}")
+    if a.size == 0:
+        raise InvalidValue(field, f"is empty (shape {a.shape})")
+    # Two reductions, NaN failing both comparisons; the offending index only on failure.
+    if not (a.min() >= lo and a.max() <= hi):
+        with np.errstate(invalid="ignore"):
+            flat = np.flatnonzero(~np.isfinite(a) | (a < lo) | (a > hi))[0] if a.dtype.kind == "f" else \
+                np.flatnonzero((a < lo) | (a > hi))[0]
+        idx = np.unravel_index(flat, a.shape)
+        v = a[idx]
+        if a.dtype.kind == "f" and not np.isfinite(v):
+            raise InvalidValue(field + _index(idx), f"{v} is not a finite number; allowed: {lo:g}..{hi:g}")
+        raise InvalidValue(field + _index(idx), f"{v} is outside the allowed range {lo:g}..{hi:g}")
+    result = np.array(a, dtype=dtype, order="C", copy=True)
+    result.flags.writeable = False
+    return result

@@ -2,7 +2,9 @@
 and cross the wire. Never pickle.
 
 A type registers under a stable name (``"bss2.MacConfig"``); its array fields
-travel as named arrays and its scalar fields in the header.
+travel as named arrays and its scalar fields in the header. A field holding another
+registered type without arrays (a crossbar tile's ``RPUConfig``) travels in the header as
+``{"$type": name, "fields": {...}}``.
 """
 import dataclasses
 import json
@@ -43,8 +45,30 @@ def encode(obj) -> tuple[dict, dict[str, np.ndarray]]:
         if isinstance(v, np.ndarray):
             arrays[f.name] = v
         else:
-            header["fields"][f.name] = v
+            header["fields"][f.name] = _nested(v)
     return header, arrays
+
+
+def _nested(v):
+    """A registered type inside a header, as JSON (its fields scalars or registered types themselves)."""
+    if dataclasses.is_dataclass(v) and hasattr(v, "wire_name"):
+        return {"$type": v.wire_name, "fields": {f.name: _nested(getattr(v, f.name)) for f in dataclasses.fields(v)}}
+    return v
+
+
+def _unnested(field: str, v):
+    """The registered type a header's ``{"$type": ..., "fields": ...}`` describes (others as they are)."""
+    if not (isinstance(v, dict) and "$type" in v):
+        return v
+    cls = _TYPES.get(v["$type"])
+    fields = v.get("fields")
+    if cls is None or not isinstance(fields, dict):
+        raise UnknownWire(field, f"{v.get('$type')!r} is not a known type with fields; known: {sorted(_TYPES)}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise UnknownWire(f"{field}.{unknown[0]}", f"is not a field of {v['$type']}; fields: {sorted(names)}")
+    return cls(**{k: _unnested(f"{field}.{k}", x) for k, x in fields.items()})
 
 
 def decode(header: dict, arrays: dict[str, np.ndarray]):
@@ -57,7 +81,7 @@ def decode(header: dict, arrays: dict[str, np.ndarray]):
     scalars = header.get("fields", {})
     if not isinstance(scalars, dict):
         raise UnknownWire(f"{name}.fields", f"is a {type(scalars).__name__}; expected an object of fields")
-    fields = dict(scalars)
+    fields = {k: _unnested(f"{name}.{k}", v) for k, v in scalars.items()}
     fields.update(arrays)
     unknown = sorted(set(fields) - names)
     if unknown:
