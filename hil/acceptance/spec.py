@@ -49,7 +49,8 @@ METRIC_KEYS = ("limit", "comparison", "source")
 TOP_LEVEL = ("spec", "experiments", "metrics")
 DEFAULT_SPEC_NAME = "bss2-acceptance-v2.toml"
 """The newest bss2 specification; v1 stays readable, so its certificates can still be checked."""
-DEFAULT_SPECS = {"bss2": DEFAULT_SPEC_NAME, "dynapse2": "dynapse2-acceptance-v1.toml"}
+DEFAULT_SPECS = {"bss2": DEFAULT_SPEC_NAME, "dynapse2": "dynapse2-acceptance-v1.toml",
+                 "crossbar": "crossbar-acceptance-v1.toml"}
 """The newest specification of each family."""
 
 

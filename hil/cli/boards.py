@@ -2,6 +2,7 @@
 
     hil serve --port 5025 --serial EMU-0007 --fault dead-neuron=77   # docs/protocol.md
     hil serve --family dynapse2 --mesh 2x2                           # a Dynap-SE2-like board
+    hil serve --family crossbar --shape 512x128                      # an analog crossbar tile
     hil boards                                  # $HIL_INVENTORY, else ./inventory.toml
     hil boards --inventory lab.toml --timeout 2
 

@@ -21,7 +21,7 @@ from .options import (STORE_HELP, add_backend_arguments, add_family_arguments, a
                       command, emulator_options, open_selected, spec_from_args)
 from .tables import metrics_table
 
-DEMO_PREFIX = {"bss2": "bss2.mac_", "dynapse2": "dynapse2."}
+DEMO_PREFIX = {"bss2": "bss2.mac_", "dynapse2": "dynapse2.", "crossbar": "crossbar."}
 """``hil demo --family F`` runs every registered experiment whose name starts with ``DEMO_PREFIX[F]``."""
 
 

@@ -15,7 +15,7 @@ from ..contract import backend as backends
 from ..contract.errors import InvalidValue, RigError
 from ..results.store import ENV_ROOT
 
-FAMILIES = ("bss2", "dynapse2")
+FAMILIES = ("bss2", "dynapse2", "crossbar")
 """The chip families (``hil.backend.families()``; not imported, to keep the CLI light)."""
 
 SIMULATORS = ("icarus", "verilator")
@@ -73,8 +73,20 @@ def mesh(text: str) -> tuple[int, int]:
     return value
 
 
+def shape(text: str) -> tuple[int, int]:
+    """An argparse type: ``ROWSxCOLUMNS``, a crossbar tile's shape (1..4096 each)."""
+    r, sep, c = text.lower().partition("x")
+    try:
+        value = (int(r), int(c))
+    except ValueError:
+        value = None
+    if not sep or value is None or not all(1 <= v <= 4096 for v in value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROWSxCOLUMNS with each 1..4096 (e.g. 512x128)")
+    return value
+
+
 def emulator_options(args, family: str | None = None) -> dict:
-    """``--family``, ``--serial``, ``--ideal`` and ``--mesh`` as options of the emulator backend; only those
+    """``--family``, ``--serial``, ``--ideal``, ``--mesh`` and ``--shape`` as options of the emulator backend; only those
     given, so that a backend without such an option is not handed a None it must know to ignore. ``family``:
     the family to open when ``--family`` is not given (e.g. the experiment's)."""
     options = {}
@@ -90,14 +102,21 @@ def emulator_options(args, family: str | None = None) -> dict:
             raise InvalidValue("--mesh", f"only a dynapse2 board has a mesh of chips; this is a {family or 'bss2'} "
                                          "device (give --family dynapse2)")
         options["mesh"] = args.mesh
+    if getattr(args, "shape", None) is not None:
+        if family != "crossbar":
+            raise InvalidValue("--shape", f"only a crossbar tile has a shape; this is a {family or 'bss2'} device "
+                                          "(give --family crossbar)")
+        options["shape"] = args.shape
     return options
 
 
 def add_family_arguments(parser) -> None:
     parser.add_argument("--family", choices=FAMILIES,
-                        help="chip family: bss2 (the default) or dynapse2; a board says its own")
+                        help="chip family: bss2 (the default), dynapse2 or crossbar; a board says its own")
     parser.add_argument("--mesh", type=mesh, metavar="WxH",
                         help="dynapse2 emulator: the board's mesh of chips (default 2x2)")
+    parser.add_argument("--shape", type=shape, metavar="ROWSxCOLUMNS",
+                        help="crossbar emulator: the tile's rows (outputs) x columns (inputs) (default 512x128)")
 
 
 def add_backend_arguments(parser, *, ideal: bool = True) -> None:
@@ -141,6 +160,8 @@ def backend_selection(args, *, family: str | None = None, token_prefix: str = "h
         raise InvalidValue("--ideal", "a board cannot be made ideal; --ideal is for the emulator")
     if getattr(args, "mesh", None) is not None:
         raise InvalidValue("--mesh", "a board has the mesh it has; --mesh is for the emulator")
+    if getattr(args, "shape", None) is not None:
+        raise InvalidValue("--shape", "a board has the shape it has; --shape is for the emulator")
     options = {"token": new_token(token_prefix)}
     if family is not None:
         options["family"] = family

@@ -16,7 +16,7 @@ from .result import ExperimentResult, RunContext
 from .validation import integer, real
 
 _EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {}
-_BUILTIN_MODULES = ("hil.bss2.experiments", "hil.dynapse2.experiments")
+_BUILTIN_MODULES = ("hil.bss2.experiments", "hil.dynapse2.experiments", "hil.crossbar.experiments")
 
 
 def experiment(name: str, *, mode: str | None = None, metrics: tuple[str, ...] | None = None,
