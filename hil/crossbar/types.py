@@ -83,7 +83,7 @@ class Config:
             bad = np.flatnonzero((self.weights < dev.w_min) | (self.weights > dev.w_max))
             if bad.size:
                 idx = np.unravel_index(bad[0], shape)
-                raise InvalidValue(f"weights[{idx[0]}, {idx[1]}]", f"{self.weights[idx]} is outside the devices' "
+                raise InvalidValue(f"weights[{idx[0]}, {idx[1]}]", f"{str(self.weights[idx])} is outside the devices' "
                                                                    f"range {dev.w_min:g}..{dev.w_max:g} (DeviceConfig)")
         return self
 
