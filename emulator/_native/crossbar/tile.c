@@ -33,6 +33,14 @@ static inline uint32_t word(uint64_t key, uint64_t w) {
 /* The high half of draw c. */
 static inline uint32_t high(uint64_t key, uint64_t c) { return (uint32_t)(mix(key + c * GOLDEN) >> 32); }
 
+/* Set bits of v without the popcnt instruction (the baseline code path has none: GCC would call libgcc). */
+static inline int pop64(uint64_t v) {
+    v = v - ((v >> 1) & 0x5555555555555555ULL);
+    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return (int)((v * 0x0101010101010101ULL) >> 56);
+}
+
 /* Stochastic rounding's deviate in [-0.5, 0.5) (converters.uniform). */
 static inline float uniform(uint32_t w) { return (float)(w >> 8) * 0x1p-24f - 0.5f; }
 
@@ -478,11 +486,11 @@ static void update_trains(void *arg, int64_t i, void *scratch) {
     int64_t nr = 0, nc = 0;
     for (int64_t e = 0; e < R; e++) {
         tr[e] = bl ? train(J->p->key_d, b, e, pr[e], bl) : 0;
-        nr += __builtin_popcountll(tr[e]);
+        nr += pop64(tr[e]);
     }
     for (int64_t e = 0; e < C; e++) {
         tc[e] = bl ? train(J->p->key_x, b, e, pc[e], bl) : 0;
-        nc += __builtin_popcountll(tc[e]);
+        nc += pop64(tc[e]);
     }
     J->pulses[2 * b] = nr;
     J->pulses[2 * b + 1] = nc;
@@ -491,10 +499,12 @@ static void update_trains(void *arg, int64_t i, void *scratch) {
 /* One row of one vector: w[j] moves by c_j steps (c_j = fc[j], the coincidences), down where
  * sign(d_i) sign(x_j) > 0, their sum (1 + dw_min_std xi_s) scale drawn as c + dw_min_std sqrt(c) xi_j; c = 0
  * moves nothing. Branch-free, so that it vectorises; the same operations on every code path. */
-#define ROW_ARGS float *restrict wr, const float *restrict fc, const float *restrict pc, int neg_d, \
+#define ROW_ARGS float *restrict wr, uint64_t tr, const uint64_t *restrict tc, const float *restrict pc, int neg_d, \
                  const float *restrict up, const float *restrict down, const float *restrict wmax, \
                  const float *restrict wmin, const float *restrict xi, float std, int64_t C
-ALWAYS_INLINE void row_body(ROW_ARGS) {
+ALWAYS_INLINE void row_body(ROW_ARGS, float *restrict fc, int hw) {
+    /* hw: the code path has the popcnt instruction */
+    for (int64_t j = 0; j < C; j++) fc[j] = (float)(hw ? __builtin_popcountll(tr & tc[j]) : pop64(tr & tc[j]));
     for (int64_t j = 0; j < C; j++) {
         const int dn = neg_d == (signbit(pc[j]) != 0);
         const float c = fc[j];
@@ -506,25 +516,26 @@ ALWAYS_INLINE void row_body(ROW_ARGS) {
     }
 }
 
-static void row_base(ROW_ARGS) { row_body(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C); }
+#define ROW_CALL wr, tr, tc, pc, neg_d, up, down, wmax, wmin, xi, std, C, fc
+static void row_base(ROW_ARGS, float *restrict fc) { row_body(ROW_CALL, 0); }
 #if HIL_X86_DISPATCH
-TARGET_V3 static void row_v3(ROW_ARGS) { row_body(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C); }
-TARGET_V4 static void row_v4(ROW_ARGS) { row_body(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C); }
+TARGET_V3 static void row_v3(ROW_ARGS, float *restrict fc) { row_body(ROW_CALL, 1); }
+TARGET_V4 static void row_v4(ROW_ARGS, float *restrict fc) { row_body(ROW_CALL, 1); }
 #endif
 
-static void row_update(ROW_ARGS) {
+static void row_update(ROW_ARGS, float *restrict fc) {
 #if HIL_X86_DISPATCH
     const int level = bss2_isa();
     if (level >= 4) {
-        row_v4(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C);
+        row_v4(ROW_CALL);
         return;
     }
     if (level == 3) {
-        row_v3(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C);
+        row_v3(ROW_CALL);
         return;
     }
 #endif
-    row_base(wr, fc, pc, neg_d, up, down, wmax, wmin, xi, std, C);
+    row_base(ROW_CALL);
 }
 
 /* Phase 3, per block of rows: every vector of the chunk in order. */
@@ -549,11 +560,10 @@ static void update_rows(void *arg, int64_t blk, void *scratch) {
         const uint64_t *tr = J->tr + q * (R + C), *tc = tr + R;
         for (int64_t i = i0; i < i1; i++) {
             if (!tr[i]) continue;
-            for (int64_t j = 0; j < C; j++) fc[j] = (float)__builtin_popcountll(tr[i] & tc[j]);
             if (p->dw_min_std > 0.0f) normals(p->key_ctoc, (uint64_t)(b * XB_SPAN + i) * XB_SPAN, C, xi);
             const int64_t e = i * C;
-            row_update(J->w + e, fc, pc, signbit(pr[i]) != 0, J->up + e, J->down + e, J->wmax + e, J->wmin + e, xi,
-                       p->dw_min_std, C);
+            row_update(J->w + e, tr[i], tc, pc, signbit(pr[i]) != 0, J->up + e, J->down + e, J->wmax + e, J->wmin + e,
+                       xi, p->dw_min_std, C, fc);
         }
     }
 }

@@ -2,6 +2,7 @@
 every code path; its identity, its run counter and its refusals."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from emulator._native import lib
 from emulator.crossbar import VirtualTile, converters, pulses, reference as ref
@@ -156,3 +157,43 @@ def test_the_core_refuses_what_it_cannot_run():
                  UpdateConfig(fixed_bl=False, update_bl_management=False))
     with pytest.raises(InvalidInput, match="shape"):
         VirtualTile(shape=(0, 4))
+
+
+_FUZZ_TILE = VirtualTile("EMU-XB-FUZZ", shape=(24, 10))
+_FUZZ_TILE.configure(np.random.default_rng(0).uniform(-0.5, 0.5, (24, 10)).astype(np.float32), DeviceConfig())
+_SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 3e-39, 1e6]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(batch=st.integers(0, 40), spoil=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(_SPECIALS)),
+                                                max_size=3),
+       io=st.sampled_from(IO_CASES), up=st.sampled_from(UPDATE_CASES), lr=st.sampled_from([1e-4, 0.01, 0.05, 2.0]),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_core_refuses_or_runs_whatever_it_is_given(batch, spoil, io, up, lr, seed):
+    """The C core's own checks (the one pass that reads each input), without the types in front of it: a
+    NaN or an infinity is refused with its index and changes nothing, anything else runs to finite outputs
+    and weights within the devices' bounds; nothing crashes (tox -e sanitize runs this on the ASan + UBSan
+    build)."""
+    t = _FUZZ_TILE
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 2, (batch, 10)).astype(np.float32)
+    d = rng.normal(0, 2, (batch, 24)).astype(np.float32)
+    for k, v in spoil:
+        if batch:
+            (x if k % 2 else d).flat[k % (x.size if k % 2 else d.size)] = v
+    bad = batch and not (np.isfinite(x).all() and np.isfinite(d).all())
+    try:
+        y, rounds = t.forward(x, io)
+    except InvalidInput as e:
+        assert not np.isfinite(x).all() and e.field.startswith("x[")
+    else:
+        assert y.shape == (batch, 24) and np.isfinite(y).all() and (rounds >= 0).all()
+    w = t.weights.copy()
+    try:
+        t.update(x, d, lr, up)
+    except InvalidInput as e:
+        assert (bad and e.field[:2] in ("x[", "d[")) or e.field == "learning_rate"
+        assert np.array_equal(t.weights, w)
+    else:
+        assert not bad
+        assert (t.weights <= t.devices.w_max).all() and (t.weights >= t.devices.w_min).all()
