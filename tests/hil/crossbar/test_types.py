@@ -106,3 +106,6 @@ def test_presets_mirror_aihwkits_names():
     assert presets.FloatingPointRPUConfig().forward.is_perfect
     inference = presets.InferenceRPUConfig()
     assert inference.forward.out_noise == 0.06 and inference.forward.inp_res == 1 / 126
+    assert inference.backward.is_perfect
+    assert presets.GokmenVlasovPreset().device.dw_min == 0.0016 and presets.IdealizedPreset().forward.out_bound == 20
+    assert presets.StandardIOParameters().out_levels == 127
