@@ -2,7 +2,8 @@
 bit for bit. Slow; for tests on small tiles.
 
 Float32 throughout, every operation rounding to nearest even in the order written here; a matrix-vector
-product sums its terms in input order, ``acc = acc + m_k x_k`` from ``acc = 0`` (no fused multiply-add).
+product sums its terms in input order by fused multiply-adds, ``acc = fma(x_k, m_k, acc)`` from ``acc = 0``
+(:mod:`.arithmetic`); nothing else is fused.
 The noise is counter-based (rng.h): the deviate of element e in round r of vector b of a run is the normal
 of the high half of draw ``(b * ROUNDS_MAX + r) * SPAN + e`` of that run's stream of its kind; so a
 vector's result depends on its index in its run, never on the batch's size or on threads.
@@ -15,6 +16,7 @@ import numpy as np
 from emulator._native import ffi, lib
 
 from . import converters as cv, pulses
+from .arithmetic import fma
 from .geometry import BL_MAX, ROUNDS_MAX, SPAN
 
 F32 = np.float32
@@ -46,10 +48,10 @@ def counters(b: int, r: int, n: int) -> np.ndarray:
 
 
 def matvec(m: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``sum_k m[k] x[k]`` of one vector x (k,) and m (k, n), in k's order, float32."""
+    """``sum_k m[k] x[k]`` of one vector x (k,) and m (k, n), in k's order by fused multiply-adds, float32."""
     acc = np.zeros(m.shape[1], F32)
     for k in range(m.shape[0]):
-        acc = acc + m[k] * x[k]
+        acc = fma(x[k], m[k], acc)
     return acc
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats
 
 from emulator.crossbar import converters as cv, pulses
+from emulator.crossbar.arithmetic import fma
 
 from .configs import DeviceConfig, IOConfig, UpdateConfig
 
@@ -25,10 +26,11 @@ F32 = np.float32
 
 
 def _product(m: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """x (batch, k) times m (k, n), each output summed in k's order in float32 (as the tile sums)."""
+    """x (batch, k) times m (k, n), each output summed in k's order by float32 fused multiply-adds (as the
+    tile sums)."""
     acc = np.zeros((x.shape[0], m.shape[1]), F32)
     for k in range(m.shape[0]):
-        acc = acc + x[:, k:k + 1] * m[k][None, :]
+        acc = fma(x[:, k:k + 1], m[k][None, :], acc)
     return acc
 
 

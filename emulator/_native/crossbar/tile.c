@@ -12,8 +12,9 @@
 #include "thread_pool.h"
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL
-#define BLOCK 16       /* vectors per block of a forward or backward job */
+#define BLOCK 24       /* vectors per block of a forward or backward job (a multiple of TILE_ROWS) */
 #define COLS 64        /* outputs per register tile of the AVX-512 product */
+#define TILE_ROWS 6    /* vectors per register tile: 6 x 64 outputs in 24 registers */
 #define UPDATE_ROWS 8  /* rows per block of an update job */
 #define LEVELS_MAX (1 << 20)
 #define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: (t + M) - M is rint(t) for |t| < 2^22 */
@@ -77,60 +78,60 @@ static void normals(uint64_t key, uint64_t c0, int64_t n, float *out) {
 
 /* ---------------------------------------------------------------- products, in input order */
 
-/* acc (rows, n) = x (rows, k) m (k, n), each output summed in k's order: the definition. */
+/* acc (rows, n) = x (rows, k) m (k, n), each output summed in k's order by fused multiply-adds,
+ * acc = fma(x_k, m_k, acc) from 0: the definition (emulator/crossbar/arithmetic.py). Every code path
+ * rounds each fma once, so every path gives the same bits (the baseline path through libm's fmaf,
+ * slower but exact). */
 #define PRODUCT_ARGS const float *restrict x, int64_t rows, int64_t k, const float *restrict m, int64_t n, \
                      float *restrict acc
-ALWAYS_INLINE void product_body(PRODUCT_ARGS) {
+/* The columns c0 .. c1 - 1 of the product (m and acc rows n long). */
+ALWAYS_INLINE void product_body(PRODUCT_ARGS, int64_t c0, int64_t c1) {
     for (int64_t s = 0; s < rows; s++) {
         float *restrict a = acc + s * n;
-        for (int64_t l = 0; l < n; l++) a[l] = 0.0f;
+        for (int64_t l = c0; l < c1; l++) a[l] = 0.0f;
         for (int64_t kk = 0; kk < k; kk++) {
             const float xv = x[s * k + kk];
             const float *restrict mr = m + kk * n;
-            for (int64_t l = 0; l < n; l++) a[l] = a[l] + xv * mr[l];
+            for (int64_t l = c0; l < c1; l++) a[l] = fmaf(xv, mr[l], a[l]);
         }
     }
 }
 
-static void product_base(PRODUCT_ARGS) { product_body(x, rows, k, m, n, acc); }
+static void product_base(PRODUCT_ARGS) { product_body(x, rows, k, m, n, acc, 0, n); }
 
 #if HIL_X86_DISPATCH
-TARGET_V3 static void product_v3(PRODUCT_ARGS) { product_body(x, rows, k, m, n, acc); }
+TARGET_V3 static void product_v3(PRODUCT_ARGS) { product_body(x, rows, k, m, n, acc, 0, n); }
 
-/* Four vectors x 64 outputs in 16 registers, m's 64 columns streamed once per four vectors; the same
- * operations per output as product_body. */
+
+/* TILE_ROWS vectors x 64 outputs in registers, m's 64 columns streamed once per TILE_ROWS vectors; the same
+ * fused multiply-adds per output as product_body. */
 TARGET_V4 static void product_v4(PRODUCT_ARGS) {
     int64_t s = 0;
-    for (; s + 4 <= rows; s += 4) {
+    for (; s + TILE_ROWS <= rows; s += TILE_ROWS) {
         const float *x0 = x + s * k;
         int64_t n0 = 0;
         for (; n0 + COLS <= n; n0 += COLS) {
-            __m512 a[4][4];
-            for (int i = 0; i < 4; i++)
+            __m512 a[TILE_ROWS][4];
+            for (int i = 0; i < TILE_ROWS; i++)
                 for (int q = 0; q < 4; q++) a[i][q] = _mm512_setzero_ps();
             for (int64_t kk = 0; kk < k; kk++) {
                 const float *mr = m + kk * n + n0;
                 const __m512 w0 = _mm512_loadu_ps(mr), w1 = _mm512_loadu_ps(mr + 16);
                 const __m512 w2 = _mm512_loadu_ps(mr + 32), w3 = _mm512_loadu_ps(mr + 48);
-                for (int i = 0; i < 4; i++) {
+                for (int i = 0; i < TILE_ROWS; i++) {
                     const __m512 xv = _mm512_set1_ps(x0[i * k + kk]);
-                    a[i][0] = _mm512_add_ps(a[i][0], _mm512_mul_ps(xv, w0));
-                    a[i][1] = _mm512_add_ps(a[i][1], _mm512_mul_ps(xv, w1));
-                    a[i][2] = _mm512_add_ps(a[i][2], _mm512_mul_ps(xv, w2));
-                    a[i][3] = _mm512_add_ps(a[i][3], _mm512_mul_ps(xv, w3));
+                    a[i][0] = _mm512_fmadd_ps(xv, w0, a[i][0]);
+                    a[i][1] = _mm512_fmadd_ps(xv, w1, a[i][1]);
+                    a[i][2] = _mm512_fmadd_ps(xv, w2, a[i][2]);
+                    a[i][3] = _mm512_fmadd_ps(xv, w3, a[i][3]);
                 }
             }
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < TILE_ROWS; i++)
                 for (int q = 0; q < 4; q++) _mm512_storeu_ps(acc + (s + i) * n + n0 + 16 * q, a[i][q]);
         }
-        for (; n0 < n; n0++) /* the last columns, one by one */
-            for (int i = 0; i < 4; i++) {
-                float a = 0.0f;
-                for (int64_t kk = 0; kk < k; kk++) a = a + x0[i * k + kk] * m[kk * n + n0];
-                acc[(s + i) * n + n0] = a;
-            }
+        if (n0 < n) product_body(x0, TILE_ROWS, k, m, n, acc + s * n, n0, n); /* the last columns */
     }
-    if (s < rows) product_body(x + s * k, rows - s, k, m, n, acc + s * n);
+    if (s < rows) product_body(x + s * k, rows - s, k, m, n, acc + s * n, 0, n);
 }
 #endif
 
@@ -164,26 +165,24 @@ static inline float code_of(float t, float lim) {
 }
 
 /* The DAC of one vector in round r: xq = dac(xs * s) (+ input noise); returns sum xq^2 if wanted. */
-static float dac(const xb_io *io, const float *xs, int64_t k, float s, int64_t b, int r, float *xq,
-                 float *nrm, int want_sumsq) {
+ALWAYS_INLINE float dac(const xb_io *io, const float *restrict xs, int64_t k, float s, int64_t b, int r,
+                        float *restrict xq, float *restrict nrm, int want_sumsq) {
+    /* the periphery's values as locals: the loops store floats, which could otherwise alias them */
     const int32_t N = io->inp_levels;
-    const float fN = (float)N, lim = (float)N + 1.0f;
-    const uint64_t c0 = (uint64_t)counter(b, r);
-    for (int64_t j = 0; j < k; j++) {
-        const float v = xs[j] * s;
-        float q;
-        if (N) {
-            float t = v * io->inp_inv;
-            if (io->inp_sr) t = t + uniform(high(io->key_in_sr, c0 + (uint64_t)j));
-            q = clampf(code_of(t, lim), -fN, fN) * io->inp_step;
-        } else {
-            q = clampf(v, -io->inp_bound, io->inp_bound);
-        }
-        xq[j] = q;
+    const float fN = (float)N, lim = (float)N + 1.0f, inv = io->inp_inv, step = io->inp_step;
+    const float bound = io->inp_bound, noise = io->inp_noise;
+    const uint64_t c0 = (uint64_t)counter(b, r), key = io->key_in_sr;
+    if (!N) {
+        for (int64_t j = 0; j < k; j++) xq[j] = clampf(xs[j] * s, -bound, bound);
+    } else if (io->inp_sr) {
+        for (int64_t j = 0; j < k; j++)
+            xq[j] = clampf(code_of(xs[j] * s * inv + uniform(high(key, c0 + (uint64_t)j)), lim), -fN, fN) * step;
+    } else {
+        for (int64_t j = 0; j < k; j++) xq[j] = clampf(code_of((xs[j] * s) * inv, lim), -fN, fN) * step;
     }
-    if (io->inp_noise > 0.0f) {
+    if (noise > 0.0f) {
         normals(io->key_in_noise, c0, k, nrm);
-        for (int64_t j = 0; j < k; j++) xq[j] = xq[j] + io->inp_noise * nrm[j];
+        for (int64_t j = 0; j < k; j++) xq[j] = xq[j] + noise * nrm[j];
     }
     float ss = 0.0f;
     if (want_sumsq)
@@ -192,29 +191,35 @@ static float dac(const xb_io *io, const float *xs, int64_t k, float s, int64_t b
 }
 
 /* Output noise and the ADC of one vector's products in round r, in place; returns 1 if it saturated. */
-static int adc(const xb_io *io, float *a, int64_t n, float sigma, int64_t b, int r, float *nrm) {
-    const uint64_t c0 = (uint64_t)counter(b, r);
+ALWAYS_INLINE int adc(const xb_io *io, float *restrict a, int64_t n, float sigma, int64_t b, int r,
+                      float *restrict nrm) {
+    const uint64_t c0 = (uint64_t)counter(b, r), key = io->key_out_sr;
     if (sigma > 0.0f) {
         normals(io->key_out_noise, c0, n, nrm);
         for (int64_t l = 0; l < n; l++) a[l] = a[l] + sigma * nrm[l];
     }
     const int32_t N = io->out_levels;
-    const float fN = (float)N, lim = (float)N + 1.0f, bound = io->out_bound;
+    const float fN = (float)N, lim = (float)N + 1.0f, bound = io->out_bound, inv = io->out_inv, step = io->out_step;
     int above = 0, below = 0;
-    if (N) {
-        for (int64_t l = 0; l < n; l++) {
-            float t = a[l] * io->out_inv;
-            if (io->out_sr) t = t + uniform(high(io->key_out_sr, c0 + (uint64_t)l));
-            const float c = code_of(t, lim);
-            above |= c > fN;
-            below |= c < -fN;
-            a[l] = clampf(c, -fN, fN) * io->out_step;
-        }
-    } else {
+    if (!N) {
         for (int64_t l = 0; l < n; l++) {
             above |= a[l] > bound;
             below |= a[l] < -bound;
             a[l] = clampf(a[l], -bound, bound);
+        }
+    } else if (io->out_sr) {
+        for (int64_t l = 0; l < n; l++) {
+            const float c = code_of(a[l] * inv + uniform(high(key, c0 + (uint64_t)l)), lim);
+            above |= c > fN;
+            below |= c < -fN;
+            a[l] = clampf(c, -fN, fN) * step;
+        }
+    } else {
+        for (int64_t l = 0; l < n; l++) {
+            const float c = code_of(a[l] * inv, lim);
+            above |= c > fN;
+            below |= c < -fN;
+            a[l] = clampf(c, -fN, fN) * step;
         }
     }
     return above || (io->bm_negative && below);
@@ -231,12 +236,18 @@ typedef struct {
     int64_t *first_bad; /* per block: the first non-finite input's flat index, or -1 */
 } mvm_job;
 
-static void mvm_block(void *arg, int64_t blk, void *scratch) {
+ALWAYS_INLINE void mvm_block_body(void *arg, int64_t blk, void *scratch) {
     const mvm_job *J = arg;
     const xb_io *io = J->io;
     const int64_t k = J->k, n = J->n, b0 = blk * BLOCK;
     const int64_t nb = J->batch - b0 < BLOCK ? J->batch - b0 : BLOCK;
     float *xs = scratch, *xq = xs + BLOCK * k, *acc = xq + BLOCK * k;
+    /* the product runs on whole register tiles of vectors: rows past the block's last are zeros */
+    const int64_t nt = (nb + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
+    if (nt > nb) {
+        memset(xs + nb * k, 0, (size_t)((nt - nb) * k) * sizeof(float));
+        memset(xq + nb * k, 0, (size_t)((nt - nb) * k) * sizeof(float));
+    }
     float *nrm = acc + BLOCK * n;
     float alpha[BLOCK], s0[BLOCK], sigma[BLOCK];
     int scaling[BLOCK], zero[BLOCK];
@@ -250,7 +261,7 @@ static void mvm_block(void *arg, int64_t blk, void *scratch) {
         for (int64_t j = 0; j < k; j++) {
             const float v = xr[j];
             c[j] = v;
-            finite &= isfinite(v) != 0;
+            finite &= (v - v) == 0.0f; /* false for NaN and infinities */
             const float av = fabsf(v);
             amax = av > amax ? av : amax;
             mx = v > mx ? v : mx;
@@ -278,11 +289,15 @@ static void mvm_block(void *arg, int64_t blk, void *scratch) {
         s0[i] = s; /* round 0: no reduction */
     }
     if (io->perfect) {
-        product(xs, nb, k, J->m, n, acc);
+        product(xs, nt, k, J->m, n, acc);
         for (int64_t i = 0; i < nb; i++) {
             float *yr = J->y + (b0 + i) * n;
-            for (int64_t l = 0; l < n; l++) yr[l] = io->out_scale != 1.0f ? acc[i * n + l] * io->out_scale
-                                                                         : acc[i * n + l];
+            const float scale = io->out_scale;
+            const float *restrict ar = acc + i * n;
+            if (scale != 1.0f)
+                for (int64_t l = 0; l < n; l++) yr[l] = ar[l] * scale;
+            else
+                memcpy(yr, ar, (size_t)n * sizeof(float));
             J->rounds[b0 + i] = 0;
         }
         return;
@@ -296,7 +311,7 @@ static void mvm_block(void *arg, int64_t blk, void *scratch) {
         const float ss = dac(io, xs + i * k, k, s0[i], b0 + i, 0, xq + i * k, nrm, want);
         sigma[i] = want ? sqrtf(io->out_noise * io->out_noise + (io->w_noise * io->w_noise) * ss) : io->out_noise;
     }
-    product(xq, nb, k, J->m, n, acc);
+    product(xq, nt, k, J->m, n, acc);
     for (int64_t i = 0; i < nb; i++) {
         const int64_t b = b0 + i;
         float *a = acc + i * n, *yr = J->y + b * n;
@@ -321,8 +336,33 @@ static void mvm_block(void *arg, int64_t blk, void *scratch) {
         }
         J->rounds[b] = (int8_t)r;
         const float gain = io->out_scale / s;
-        for (int64_t l = 0; l < n; l++) yr[l] = gain != 1.0f ? a[l] * gain : a[l];
+        if (gain != 1.0f)
+            for (int64_t l = 0; l < n; l++) yr[l] = a[l] * gain;
+        else
+            memcpy(yr, a, (size_t)n * sizeof(float));
     }
+}
+
+/* The block on the code path in use (its loops vectorised for it; the same operations on every path). */
+static void mvm_block_base(void *arg, int64_t blk, void *scratch) { mvm_block_body(arg, blk, scratch); }
+#if HIL_X86_DISPATCH
+TARGET_V3 static void mvm_block_v3(void *arg, int64_t blk, void *scratch) { mvm_block_body(arg, blk, scratch); }
+TARGET_V4 static void mvm_block_v4(void *arg, int64_t blk, void *scratch) { mvm_block_body(arg, blk, scratch); }
+#endif
+
+static void mvm_block(void *arg, int64_t blk, void *scratch) {
+#if HIL_X86_DISPATCH
+    const int level = bss2_isa();
+    if (level >= 4) {
+        mvm_block_v4(arg, blk, scratch);
+        return;
+    }
+    if (level == 3) {
+        mvm_block_v3(arg, blk, scratch);
+        return;
+    }
+#endif
+    mvm_block_base(arg, blk, scratch);
 }
 
 static int refuse(int64_t *bad, int what, int64_t index, int64_t value) {
