@@ -168,7 +168,7 @@ def update(w: np.ndarray, dev, x: np.ndarray, d: np.ndarray, lr: float, up, keys
         td = pulses.trains(train_words(keys["d_trains"], b, d.shape[1], bl), pd, bl)
         pulses_out[b] = pulses.popcount(td).sum(), pulses.popcount(tx).sum()
         n = pulses.coincidences(td, tx)
-        down = (np.sign(d[b])[:, None] * np.sign(x[b])[None, :]) > 0
+        down = np.signbit(d[b])[:, None] == np.signbit(x[b])[None, :]      # sign(d) sign(x) > 0 where both fire
         for i in np.nonzero(td)[0]:
             xi = normals(keys["ctoc"], (b * SPAN + int(i)) * SPAN + np.arange(x.shape[1], dtype=np.uint64)) \
                 if dev.dw_min_std > 0 else None

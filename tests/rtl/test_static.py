@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from hil.rtl import build
+from hil.rtl.crossbar import build as cb_build
 from hil.rtl.dynapse2 import build as d2_build
 
 pytestmark = pytest.mark.rtl
@@ -65,3 +66,29 @@ def test_yosys_synthesises_the_dynapse2_models(name, tmp_path):
     assert "Number of cells" in text and "DLATCH" not in text
     memories = sum(int(ln.split()[1]) for ln in text.splitlines() if ln.strip().startswith("$mem_v2"))
     assert memories == (2 if name == "router.v" else 0)
+
+
+def test_every_crossbar_model_file_is_linted_and_synthesised():
+    files = {p.name for p in cb_build.MODELS.glob("*.v")}
+    assert files == set(cb_build.SOURCES) == set(cb_build.TOPS) == set(cb_build.SYNTHESIS)
+
+
+@pytest.mark.parametrize("name", cb_build.SOURCES)
+def test_verilator_lint_wall_is_clean_on_the_crossbar_models(name):
+    r = cb_build.lint(name)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
+@pytest.mark.parametrize("name", cb_build.SOURCES)
+def test_yosys_synthesises_the_crossbar_models(name, tmp_path):
+    """Yosys synthesises each block to gates and flip-flops (all are clocked), with no warning and no
+    latch or memory."""
+    stat = tmp_path / "stat.txt"
+    r = cb_build.synthesise(name, stat)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Warning" not in r.stdout, [ln for ln in r.stdout.splitlines() if "Warning" in ln]
+    text = stat.read_text()
+    assert "Number of cells" in text and "DLATCH" not in text and "$mem" not in text
+    assert "DFF" in text
