@@ -140,10 +140,13 @@ def real(field: str, value, *, lo: float, hi: float) -> float:
     return float(value)
 
 
-def real_array(field: str, value, *, lo: float, hi: float, shape=None, ndim=None, dtype=np.float32) -> np.ndarray:
+def real_array(field: str, value, *, lo: float, hi: float, shape=None, ndim=None, dtype=np.float32,
+               copy: bool = True) -> np.ndarray:
     """``value`` as a new read-only float array of ``dtype`` with every entry finite and in [lo, hi]
     (``shape`` entries None: any length). Integer and float inputs are accepted; bool, complex and objects
-    are not. A value out of range, NaN or infinite is named with its index (the first in C order)."""
+    are not. A value out of range, NaN or infinite is named with its index (the first in C order).
+    ``copy=False``: an array already of ``dtype`` and C-contiguous is taken as it is (made read-only), for
+    results a device has just made."""
     if type(value) is not np.ndarray:
         try:
             value = np.asarray(value)
@@ -169,6 +172,6 @@ def real_array(field: str, value, *, lo: float, hi: float, shape=None, ndim=None
         if a.dtype.kind == "f" and not np.isfinite(v):
             raise InvalidValue(field + _index(idx), f"{v} is not a finite number; allowed: {lo:g}..{hi:g}")
         raise InvalidValue(field + _index(idx), f"{v} is outside the allowed range {lo:g}..{hi:g}")
-    result = np.array(a, dtype=dtype, order="C", copy=True)
+    result = a if (not copy and a.dtype == dtype and a.flags.c_contiguous) else np.array(a, dtype=dtype, order="C")
     result.flags.writeable = False
     return result

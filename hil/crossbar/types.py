@@ -166,7 +166,7 @@ class Readout:
     """What a run gives: ``outputs`` (batch, n) float32 and ``rounds`` (batch,) int8 (the iterative bound
     management's last round: the input was divided by 2^rounds) of a forward or backward batch; ``bl``
     (batch,) int32 (the train length) and ``pulses`` (batch, 2) int64 (row and column pulses fired) of an
-    update."""
+    update. A float32 ``outputs`` array is taken as it is (made read-only), not copied."""
 
     outputs: np.ndarray | None = None
     rounds: np.ndarray | None = None
@@ -182,8 +182,8 @@ class Readout:
             a = np.asarray(v)
             if a.ndim != ndim:
                 raise InvalidValue(name, f"has shape {a.shape}; expected {ndim} dimension(s)")
-            if name == "outputs":
-                a = validation.real_array(name, a, lo=-np.inf, hi=np.inf) if a.size else a.astype(dtype)
+            if name == "outputs":     # a device's fresh array: checked, taken as it is
+                a = validation.real_array(name, a, lo=-np.inf, hi=np.inf, copy=False) if a.size else a.astype(dtype)
             else:
                 a = np.array(a, dtype)
                 a.flags.writeable = False
