@@ -65,6 +65,16 @@ def pytest_configure(config):
     config.stash[_BOARD_POOL] = board_pool(config)
 
 
+LONGEST_FIRST = ("tests/test_docs.py::test_commands_run_as_written",)
+"""Tests that take a worker for most of a run (every documented command in a fresh copy, about 20 minutes):
+collected first, so that with ``-n 2`` one worker starts them at once while the other runs the rest,
+rather than the whole run waiting for them at its end."""
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))   # stable: the rest keep their order
+
+
 def pytest_generate_tests(metafunc):
     names = backends(metafunc.config)
     if len(names) > 1 and "backend_name" in metafunc.fixturenames:
