@@ -147,10 +147,20 @@ def run_bench(block: str, *, simulator: str = "icarus", serial: str = "EMU-0042"
     settings = {"block": block, "simulator": simulator, "serial": serial, "ideal": bool(ideal),
                 "geometry": dict(geometry.__dict__) if geometry is not None else None,
                 "workdir": str(workdir), "result": str(result)}
+    return simulate(b, f"hil.rtl.benches.{block}", workdir, settings, plusargs=plusargs, t0=t0)
+
+
+def simulate(b, module: str, workdir: Path, settings: dict, *, plusargs=(), testcase: str | None = None,
+             t0: float) -> BenchResult:
+    """Runs the cocotb tests ``module`` on the built bench ``b`` in ``workdir`` with the bench's
+    ``settings`` (``$HIL_BENCH``; its result file is ``settings["result"]``), and returns the result,
+    timed from ``t0``. A cocotb test that fails after its checks are recorded gives ``passed=False`` and
+    ``figures["simulation_error"]``; without a result, ``SimulationFailed`` is raised."""
+    result = Path(settings["result"])
     error = None
     try:
-        b.test(f"hil.rtl.benches.{block}", workdir, extra_env={"HIL_BENCH": json.dumps(settings)},
-               plusargs=plusargs)
+        b.test(module, workdir, extra_env={"HIL_BENCH": json.dumps(settings)}, plusargs=plusargs,
+               testcase=testcase)
     except SimulationFailed as e:
         if not result.exists():         # no result: the bench itself broke
             raise
@@ -172,4 +182,4 @@ def load_result(path, *, seconds: float = 0.0, workdir=None) -> BenchResult:
                        d.get("figures", {}), seconds, str(workdir or Path(path).parent))
 
 
-__all__ = ["BLOCKS", "BenchCheck", "BenchResult", "Coverage", "load_result", "run_bench"]
+__all__ = ["BLOCKS", "BenchCheck", "BenchResult", "Coverage", "load_result", "run_bench", "simulate"]

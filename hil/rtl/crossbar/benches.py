@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +47,7 @@ from emulator.crossbar import converters as cv
 from emulator.crossbar import pulses as pl
 
 from . import build as cb_build
-from ..benches import BenchResult, common, load_result
-from ..build import SimulationFailed
+from ..benches import BenchResult, common, simulate
 from ...contract.errors import InvalidValue
 
 BLOCKS = ("converter", "pulses")
@@ -759,18 +757,7 @@ def run_bench(block: str, simulator: str = "icarus", *, workdir=None, plusargs=(
     result.unlink(missing_ok=True)
     settings = {"block": block, "simulator": simulator, "serial": SERIAL, "ideal": True, "geometry": None,
                 "workdir": str(workdir), "result": str(result)}
-    error = None
-    try:
-        b.test("hil.rtl.crossbar.benches", workdir, extra_env={common.ENV: json.dumps(settings)},
-               plusargs=plusargs, testcase=testcase)
-    except SimulationFailed as e:
-        if not result.exists():         # no result: the bench itself broke
-            raise
-        error = str(e)                  # a cocotb test failed after recording its checks
-    r = load_result(result, seconds=time.perf_counter() - t0, workdir=workdir)
-    if error is not None:
-        r = replace(r, passed=False, figures={**r.figures, "simulation_error": error[-4000:]})
-    return r
+    return simulate(b, "hil.rtl.crossbar.benches", workdir, settings, plusargs=plusargs, testcase=testcase, t0=t0)
 
 
 __all__ = ["BLOCKS", "COVERAGE", "run_bench"]

@@ -12,16 +12,13 @@ part (the result carries the family's default serial).
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from emulator.dynapse2 import DEFAULT_SERIAL
 
 from . import build as d2_build
-from ..benches import BenchResult, load_result
-from ..build import SimulationFailed
+from ..benches import BenchResult, simulate
 from ...contract.errors import InvalidValue
 
 BLOCKS = ("router", "biasgen")
@@ -58,18 +55,7 @@ def run_bench(block: str, *, simulator: str = "icarus", workdir=None, plusargs=(
     result.unlink(missing_ok=True)
     settings = {"block": block, "simulator": simulator, "serial": SERIAL, "ideal": True, "geometry": None,
                 "workdir": str(workdir), "result": str(result)}
-    error = None
-    try:
-        b.test(f"hil.rtl.benches.{block}", workdir, extra_env={"HIL_BENCH": json.dumps(settings)},
-               plusargs=plusargs, testcase=testcase)
-    except SimulationFailed as e:
-        if not result.exists():         # no result: the bench itself broke
-            raise
-        error = str(e)                  # a cocotb test failed after recording its checks
-    r = load_result(result, seconds=time.perf_counter() - t0, workdir=workdir)
-    if error is not None:
-        r = replace(r, passed=False, figures={**r.figures, "simulation_error": error[-4000:]})
-    return r
+    return simulate(b, f"hil.rtl.benches.{block}", workdir, settings, plusargs=plusargs, testcase=testcase, t0=t0)
 
 
 __all__ = ["BLOCKS", "run_bench"]
