@@ -34,8 +34,9 @@ NOT_RUN_HERE = {
     "./setup.sh test": "it is .ci/run, the very run this test is part of",
 }
 """Documented commands this test does not run, and why."""
-BLOCK_TIMEOUT_S = 900
-"""Longest a block of commands may take (the set-up, or the tox environments, each build a venv)."""
+COMMAND_TIMEOUT_S = 900
+"""Longest one documented command may take (the set-up, or a tox environment, builds a venv): a block
+has this much per command, since a block of four tox environments takes more than 15 min on 2 busy cores."""
 FENCE = re.compile(r"^```(\S*)\s*$")
 
 
@@ -97,7 +98,7 @@ def test_python_block_runs_as_written(block, tmp_path):
         (tmp_path / name).symlink_to(REPO / name)
     env = {**os.environ, "HIL_RESULTS": str(tmp_path / "store"), "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, "-c", block.text], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=BLOCK_TIMEOUT_S)
+                          text=True, timeout=COMMAND_TIMEOUT_S * commands(block))
     assert done.returncode == 0, f"{block} failed:\n{block.text}\n--- stderr:\n{done.stderr[-4000:]}"
 
 
@@ -114,6 +115,13 @@ wait_port() {   # a server put in the background takes a moment to listen
   echo "nothing answers on port $1" >&2; return 1
 }
 """
+
+
+def commands(block: Block) -> int:
+    """How many commands a block holds: its lines, less comments and continuations."""
+    lines = [line.strip() for line in block.text.splitlines()]
+    return sum(1 for i, line in enumerate(lines)
+               if line and not line.startswith("#") and not (i and lines[i - 1].endswith("\\")))
 
 
 def session(block: Block) -> str:
@@ -155,7 +163,7 @@ def test_commands_run_as_written(fresh_copy):
     env["MPLBACKEND"] = "Agg"
     for block in sh:
         done = subprocess.run(["bash", "-c", session(block)], cwd=fresh_copy, env=env, capture_output=True,
-                              text=True, timeout=BLOCK_TIMEOUT_S)
+                              text=True, timeout=COMMAND_TIMEOUT_S * commands(block))
         # What failed is often far from the end of the output: show the lines that say so.
         said = "\n".join(line for line in done.stdout.splitlines() if re.search(r"Error|Failed|FAILED", line))
         assert done.returncode == 0, (f"{block} exited {done.returncode}:\n{block.text}\n--- failures:\n"

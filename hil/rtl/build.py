@@ -1,9 +1,12 @@
 """Building and running the RTL models with cocotb 2.1's runner (Icarus or Verilator).
 
-A build lives in ``<root>/<worker>/<simulator>-<hash>``: ``worker`` is the
-pytest-xdist worker (``PYTEST_XDIST_WORKER``, else ``main``), the hash covers the
-model sources, the parameters, the simulator and its options; a build whose hash is
-unchanged is reused. ``root`` defaults to ``$HIL_RTL_BUILD`` or ``<repo>/build/rtl``.
+A build lives in ``<root>/<simulator>-<hash>``: the hash covers the model sources, the
+parameters, the simulator and its options; a build whose hash is unchanged is reused, by
+every process. A lock file beside it (``<name>.lock``) lets one process build while the
+others that need the same build wait for it: pytest-xdist's workers build a model once, not
+once each (a Verilator build of the chip takes minutes). What a run writes goes to a
+folder of its own (``Build.scratch``: per pytest-xdist worker). ``root`` defaults to
+``$HIL_RTL_BUILD`` or ``<repo>/build/rtl``.
 
 >>> b = build(RtlGeometry(), "icarus")
 >>> b.test("hil.rtl.job", workdir, extra_env={"HIL_RTL_JOB": "..."})     # returns when the simulator exits
@@ -17,6 +20,7 @@ is built by ``build_top(toplevel, sources, simulator)`` under the same rules: it
 hash covers the given sources, the model files, the parameters and the options.
 """
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -131,6 +135,12 @@ class Build:
     toplevel: str = TOPLEVEL
     """The HDL top-level module."""
 
+    @property
+    def scratch(self) -> Path:
+        """A folder for this process's runs of the build (the build itself is shared):
+        ``<root>/runs/<worker>``, the pytest-xdist worker or ``main``."""
+        return self.build_dir.parent / "runs" / os.environ.get("PYTEST_XDIST_WORKER", "main")
+
     def test(self, test_module: str, workdir, *, extra_env: dict | None = None, plusargs=(),
              testcase: str | None = None, log_name: str = "sim.log") -> Path:
         """Runs the cocotb test module ``test_module`` (a Python module path importable from
@@ -171,7 +181,7 @@ class Build:
         if self.geometry is None:
             raise InvalidValue("build", f"command() runs bss2_chip builds, not {self.toplevel}")
         spec = {"simulator": self.simulator, "geometry": self.geometry.__dict__, "parameters": self.parameters,
-                "root": str(self.build_dir.parent.parent), "test_module": test_module,
+                "root": str(self.build_dir.parent), "test_module": test_module,
                 "workdir": str(Path(workdir).resolve()), "extra_env": extra_env or {}, "plusargs": list(plusargs)}
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         return [sys.executable, "-m", "hil.rtl.build", json.dumps(spec)], env, str(REPO)
@@ -215,24 +225,27 @@ def _build(toplevel: str, sources, simulator: str, params: dict, root, includes=
     from cocotb_tools.runner import get_runner
     if simulator not in SIMULATORS:
         raise InvalidValue("simulator", f"{simulator!r} is not one of {SIMULATORS}")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     hashed = None if sources is None else sources + sorted(f for d in includes for f in d.glob("*.vh"))
     name = f"{simulator}-{_key(simulator, params, toplevel, hashed)}"
     if sources is not None:
         name = f"{toplevel}-{name}"
-    build_dir = Path(root or _default_root()).resolve() / worker / name
+    root = Path(root or _default_root()).resolve()
+    build_dir = root / name
     marker = build_dir / "build.json"
     env = simulator_env(simulator)
-    with _environ(env):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock, _environ(env):
+        # Held until the build is complete: another process needing it waits, then reuses it.
+        fcntl.flock(lock, fcntl.LOCK_EX)
         runner = get_runner(simulator)
         if not marker.exists() and build_dir.exists():
-            shutil.rmtree(build_dir)
+            shutil.rmtree(build_dir)     # a build that was interrupted
         # Icarus checks its output against the sources; Verilator skips a verilation whose
         # inputs are unchanged and make rebuilds nothing: a reused build costs about a second.
         args = list(VERILATOR_BUILD_ARGS) if simulator == "verilator" else ["-g2005"]
         runner.build(sources=chip_sources() if sources is None else sources, includes=[MODELS, *includes],
                      hdl_toplevel=toplevel, parameters=params, build_args=args, build_dir=build_dir,
-                     timescale=TIMESCALE, log_file=build_dir.parent / f"{build_dir.name}.build.log")
+                     timescale=TIMESCALE, log_file=root / f"{name}.build.log")
         marker.write_text(json.dumps({"simulator": simulator, "toplevel": toplevel, "parameters": params}))
     return Build(simulator, None, params, build_dir, runner, toplevel)
 

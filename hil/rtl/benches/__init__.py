@@ -136,7 +136,7 @@ def run_bench(block: str, *, simulator: str = "icarus", serial: str = "EMU-0042"
     b = build_top(top, [HERE / f"{block}.v", *(MODELS / m for m in models)], simulator, includes=[HERE],
                   root=root)
     if workdir is None:
-        workdir = b.build_dir.parent / "benches" / f"{block}-{simulator}-{serial}{'-ideal' if ideal else ''}"
+        workdir = b.scratch / "benches" / f"{block}-{simulator}-{serial}{'-ideal' if ideal else ''}"
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     result = workdir / RESULT_FILE

@@ -48,7 +48,7 @@ def run_bench(block: str, *, simulator: str = "icarus", workdir=None, plusargs=(
     t0 = time.perf_counter()
     b = d2_build.build(block, simulator, root=root)
     if workdir is None:
-        workdir = b.build_dir.parent / "benches" / f"{block}-{simulator}"
+        workdir = b.scratch / "benches" / f"{block}-{simulator}"
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     result = workdir / RESULT_FILE
